@@ -1,0 +1,67 @@
+"""The few hooks through which the numeric core creates arrays, loops over time and draws noise.
+
+Everything else in the core is plain numpy (ufuncs, matmul, slicing, concatenate), so
+the tracer can run the same code on symbolic arrays by implementing numpy's
+``__array_ufunc__``/``__array_function__`` protocols and overriding these hooks.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Any, Callable, Iterable, Iterator
+
+import numpy as np
+
+
+def zeros(shape: tuple, like: Any, dtype: Any = None) -> Any:
+    """An array of zeros of ``shape`` of the same kind (numpy or symbolic) as ``like``."""
+    return np.zeros(shape, dtype=like.dtype if dtype is None else dtype, like=like)
+
+
+def empty(shape: tuple, like: Any, dtype: Any = None) -> Any:
+    """An uninitialised array of ``shape`` of the same kind as ``like`` (for preallocated buffers)."""
+    return np.empty(shape, dtype=like.dtype if dtype is None else dtype, like=like)
+
+
+def _concrete_steps(length: Any, reverse: bool = False) -> Iterable[Any]:
+    return range(length - 1, -1, -1) if reverse else range(length)
+
+
+def _concrete_mask(rng: np.random.Generator, shape: tuple, rate: float, like: Any) -> Any:
+    keep = 1.0 - rate
+    draw = rng.random(shape)  # values in [0, 1)
+    mask = (draw < keep).astype(like.dtype)
+    mask *= like.dtype.type(1.0 / keep)
+    return mask
+
+
+_hooks: dict[str, Callable[..., Any]] = {"steps": _concrete_steps, "mask": _concrete_mask}
+
+
+def timesteps(length: Any, reverse: bool = False) -> Iterable[Any]:
+    """The timestep indices a time loop visits: ``0..T-1`` (or ``T-1..0`` with ``reverse``).
+
+    This is the one place a loop over time asks how many steps there are, so a
+    symbolic ``T`` can be traced over a few representative steps instead of all of them.
+    """
+    return _hooks["steps"](length, reverse)
+
+
+def dropout_mask(rng: np.random.Generator, shape: tuple, rate: float, like: Any) -> Any:
+    """An inverted-dropout keep mask of ``shape``: ``0`` with probability ``rate``, else ``1/(1-rate)``."""
+    return _hooks["mask"](rng, shape, rate, like)
+
+
+@contextmanager
+def override(**hooks: Callable[..., Any]) -> Iterator[None]:
+    """Temporarily replace hooks (``steps``, ``mask``); used by the tracer."""
+    unknown = set(hooks) - set(_hooks)
+    if unknown:
+        raise KeyError(f"unknown backend hooks: {sorted(unknown)}")
+    saved = dict(_hooks)
+    _hooks.update(hooks)
+    try:
+        yield
+    finally:
+        _hooks.clear()
+        _hooks.update(saved)

@@ -1,0 +1,49 @@
+"""Weight initializers with Keras's names and defaults."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from shapeviz.errors import ConfigError
+
+
+def glorot_uniform(rng: np.random.Generator, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+    fan_in, fan_out = shape[0], shape[-1]
+    limit = np.sqrt(6.0 / (fan_in + fan_out))
+    return rng.uniform(-limit, limit, size=shape).astype(dtype)
+
+
+def orthogonal(rng: np.random.Generator, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+    rows, cols = shape[0], int(np.prod(shape[1:]))
+    flat = rng.normal(0.0, 1.0, size=(max(rows, cols), min(rows, cols)))
+    q, r = np.linalg.qr(flat)
+    q *= np.sign(np.diag(r))  # makes the decomposition unique, as Keras does
+    if rows < cols:
+        q = q.T
+    return q[:rows, :cols].reshape(shape).astype(dtype)
+
+
+def uniform(rng: np.random.Generator, shape: tuple[int, ...], dtype: np.dtype, limit: float = 0.05) -> np.ndarray:
+    return rng.uniform(-limit, limit, size=shape).astype(dtype)
+
+
+def zeros(rng: np.random.Generator, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+    return np.zeros(shape, dtype=dtype)
+
+
+INITIALIZERS = {
+    "glorot_uniform": glorot_uniform,
+    "orthogonal": orthogonal,
+    "uniform": uniform,
+    "zeros": zeros,
+}
+
+
+def get(name: str):
+    """The initializer called ``name``; a clear error for an unknown one."""
+    try:
+        return INITIALIZERS[name]
+    except KeyError:
+        raise ConfigError(
+            f"unknown initializer {name!r}, expected one of {sorted(INITIALIZERS)}"
+        ) from None
