@@ -90,9 +90,10 @@ class Layer:
     def __call__(self, x: Any, **kwargs: Any) -> Any:
         return self.forward(x, **kwargs)[0]
 
-    def ensure_built(self, x: Any, rng: np.random.Generator | None = None) -> None:
+    def ensure_built(self, x: Any, rng: np.random.Generator | None = None, dtype: Any = None) -> None:
+        """Build on first use from the shape of ``x`` (only its feature size matters)."""
         if not self.built:
-            self.build(tuple(np.shape(x)), rng)
+            self.build(tuple(x.shape), rng, dtype)
 
     def check_features(self, x: Any, expected_rank: tuple[int, ...], layout: str) -> None:
         """Rank and feature-size checks every layer does on its input."""
