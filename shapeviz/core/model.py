@@ -1,0 +1,148 @@
+"""The model protocol shared by Sequential, OneToMany and EncoderDecoder."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any, ClassVar, Iterator
+
+import numpy as np
+
+from shapeviz.core.layer import Layer
+from shapeviz.errors import CheckpointError, ConfigError
+
+_counter = itertools.count(1)
+
+MODES = ("one-to-one", "one-to-many", "many-to-one", "many-to-many", "synced many-to-many")
+
+
+class Model:
+    """A model owns layers; ``forward`` returns ``(y, cache)`` and ``backward(dy, cache)`` fills
+    every layer's ``grads`` and returns the gradient of the input.
+
+    Training, evaluation and prediction loops live in :mod:`shapeviz.train`; the
+    methods ``compile``/``fit``/``evaluate``/``predict`` here only forward to them.
+    """
+
+    kind: ClassVar[str] = "model"
+
+    def __init__(self, name: str | None = None, dtype: Any = "float32", seed: int | None = None) -> None:
+        self.name = name or f"{self.kind}_{next(_counter)}"
+        self.dtype = np.dtype(dtype)
+        if self.dtype not in (np.dtype("float32"), np.dtype("float64")):
+            raise ConfigError(f"model {self.name!r}: dtype must be float32 or float64, got {dtype!r}")
+        self.seed = seed
+        self.init_rng = np.random.default_rng(seed)
+        self.loss: Any = None
+        self.optimizer: Any = None
+
+    # -- structure ----------------------------------------------------------------
+    @property
+    def layers(self) -> list[Layer]:
+        raise NotImplementedError
+
+    @property
+    def mode(self) -> str:
+        """One of :data:`MODES`, read off the model's structure."""
+        raise NotImplementedError
+
+    def leaf_layers(self) -> Iterator[Layer]:
+        """Every layer that owns parameters, depth first (a Bidirectional yields its two directions)."""
+        def walk(layer: Layer) -> Iterator[Layer]:
+            subs = layer.sublayers()
+            if subs:
+                for s in subs:
+                    yield from walk(s)
+            else:
+                yield layer
+        for layer in self.layers:
+            yield from walk(layer)
+
+    def parameters(self) -> list[tuple[str, Layer, str]]:
+        """``(path, layer, key)`` for every parameter, e.g. ``("lstm_1/kernel", layer, "kernel")``."""
+        return [(f"{layer.name}/{key}", layer, key) for layer in self.leaf_layers() for key in layer.params]
+
+    @property
+    def built(self) -> bool:
+        return all(layer.built for layer in self.layers)
+
+    def build(self, input_shape: Any) -> "Model":
+        """Build every layer by running the real forward code once on a tiny batch of zeros.
+
+        ``input_shape`` excludes nothing: pass e.g. ``(None, 80)`` or ``(None, None, 2)``; unknown
+        (None) batch and time sizes become 1 and 2 for the dry run."""
+        self.forward(self._dry_input(input_shape), training=False)
+        return self
+
+    def _dry_input(self, input_shape: Any) -> Any:
+        shape = tuple(1 if (d is None and i == 0) else (2 if d is None else int(d)) for i, d in enumerate(input_shape))
+        return np.zeros(shape, dtype=self.input_dtype())
+
+    def input_dtype(self) -> np.dtype:
+        first = self.layers[0] if self.layers else None
+        return np.dtype("int64") if first is not None and first.kind == "embedding" else self.dtype
+
+    def zero_grad(self) -> None:
+        for layer in self.leaf_layers():
+            layer.zero_grad()
+
+    def count_params(self) -> int:
+        return sum(layer.count_params() for layer in self.layers)
+
+    def get_weights(self) -> list[np.ndarray]:
+        """Every layer's weights in order, each in Keras's order and shapes."""
+        return [w for layer in self.layers for w in layer.get_weights()]
+
+    def set_weights(self, weights: list[np.ndarray]) -> None:
+        expected = sum(len(layer.params) for layer in self.leaf_layers())
+        if len(weights) != expected:
+            raise CheckpointError(f"model {self.name!r} has {expected} weight arrays, got {len(weights)}")
+        i = 0
+        for layer in self.leaf_layers():
+            n = len(layer.params)
+            layer.set_weights(weights[i:i + n])
+            i += n
+
+    # -- computation --------------------------------------------------------------
+    def forward(self, x: Any, *, mask: Any = None, training: bool = False,
+                rng: np.random.Generator | None = None) -> tuple[Any, Any]:
+        raise NotImplementedError
+
+    def backward(self, dy: Any, cache: Any) -> Any:
+        raise NotImplementedError
+
+    def output_mask(self, cache: Any) -> Any:
+        """The (B, T) mask of the output sequence, or None (used by per-timestep losses)."""
+        return None
+
+    def __call__(self, x: Any, **kwargs: Any) -> Any:
+        return self.forward(x, **kwargs)[0]
+
+    # -- training (implemented in shapeviz.train) -----------------------------------
+    def compile(self, loss: Any, optimizer: Any = "adam", **options: Any) -> "Model":
+        from shapeviz.core import losses, optimizers
+        self.loss = losses.get(loss)
+        self.optimizer = optimizers.get(optimizer, **options)
+        return self
+
+    def fit(self, x: Any, y: Any, **kwargs: Any) -> Any:
+        from shapeviz.train.fit import fit
+        return fit(self, x, y, **kwargs)
+
+    def evaluate(self, x: Any, y: Any, **kwargs: Any) -> Any:
+        from shapeviz.train.fit import evaluate
+        return evaluate(self, x, y, **kwargs)
+
+    def predict(self, x: Any, **kwargs: Any) -> Any:
+        from shapeviz.train.fit import predict
+        return predict(self, x, **kwargs)
+
+    def save_weights(self, path: Any) -> None:
+        from shapeviz.train.checkpoint import save_weights
+        save_weights(self, path)
+
+    def load_weights(self, path: Any) -> None:
+        from shapeviz.train.checkpoint import load_weights
+        load_weights(self, path)
+
+    def summary_name(self) -> str:
+        return f"{type(self).__name__} {self.name!r}"

@@ -1,0 +1,65 @@
+"""OneToMany: a vector in, a sequence out (captioning, Karpathy's mode 2)."""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple, Sequence
+
+import numpy as np
+
+from shapeviz.core.layer import Layer, check_choice, check_positive_int
+from shapeviz.core.model import Model
+from shapeviz.core.recurrent import Recurrent
+from shapeviz.core.stack import DecodeCache, check_stack, decode, decode_backward
+from shapeviz.errors import ConfigError, InputError
+
+
+class OneToMany(Model):
+    """(B, F) in, (B, steps, V) out: the vector is the input at step 0, then the inputs are empty
+    (zeros, ``feedback="zeros"``) or the model's own previous output (``feedback="outputs"``,
+    which needs V == F).
+
+    Args:
+        layers: recurrent layers (SimpleRNN, LSTM, GRU), bottom to top.
+        head: the layer applied to the top state at every step, e.g. ``Dense(V)``.
+        steps: the output length T.
+        feedback: "zeros" or "outputs".
+    """
+
+    kind = "one_to_many"
+
+    def __init__(self, layers: Sequence[Recurrent], head: Layer, steps: int, feedback: str = "zeros",
+                 name: str | None = None, dtype: Any = "float32", seed: int | None = None) -> None:
+        super().__init__(name, dtype, seed)
+        owner = f"OneToMany {self.name!r}"
+        self.stack = check_stack(layers, owner, "recurrent stack")
+        if not isinstance(head, Layer):
+            raise ConfigError(f"{owner}: the head must be a layer such as Dense(V), got {type(head).__name__}")
+        self.head = head
+        self.steps = check_positive_int(steps, "steps", owner)
+        self.feedback = check_choice(feedback, "feedback", owner, ("zeros", "outputs"))
+
+    @property
+    def layers(self) -> list[Layer]:
+        return [*self.stack, self.head]
+
+    @property
+    def mode(self) -> str:
+        return "one-to-many"
+
+    def forward(self, x: Any, *, mask: Any = None, training: bool = False,
+                rng: np.random.Generator | None = None) -> tuple[Any, DecodeCache]:
+        """Args: x: (B, F). Returns y: (B, steps, V)."""
+        if len(x.shape) != 2:
+            raise InputError(f"OneToMany {self.name!r} expects a vector per sample (B, F), got shape {tuple(x.shape)}")
+        if mask is not None:
+            raise InputError(f"OneToMany {self.name!r} takes one vector per sample: there is no time axis to mask")
+        if x.dtype != self.dtype:
+            x = x.astype(self.dtype)
+        y, cache, _ = decode(self.stack, self.head, x, [None] * len(self.stack), self.steps,
+                             self.feedback == "outputs", training, rng, self.init_rng, self.dtype,
+                             f"OneToMany {self.name!r}")
+        return y, cache
+
+    def backward(self, dy: Any, cache: DecodeCache) -> Any:
+        dx, _ = decode_backward(self.stack, self.head, dy, cache)
+        return dx

@@ -1,0 +1,112 @@
+"""Sequential: a stack of layers, each reading the previous one's output."""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple, Sequence
+
+import numpy as np
+
+from shapeviz.core.layer import Layer
+from shapeviz.core.model import Model
+from shapeviz.core.recurrent import Recurrent
+from shapeviz.errors import ConfigError
+
+
+class SequentialCache(NamedTuple):
+    caches: list  # one per layer
+    masks: list  # the mask each layer's output carries, (B, T) or None
+
+
+def _is_recurrent(layer: Layer) -> bool:
+    return isinstance(layer, Recurrent) or hasattr(layer, "backward_with_state")
+
+
+class Sequential(Model):
+    """Layers applied in order. Covers one-to-one (Dense stacks), many-to-one (a recurrent
+    layer without ``return_sequences`` under a head) and synced many-to-many (every recurrent
+    layer with ``return_sequences`` and a per-step Dense).
+
+    Args:
+        layers: the layers, first to last.
+        dtype: float32 (default) or float64, for every layer.
+        seed: seeds the weight initialisation.
+    """
+
+    kind = "sequential"
+
+    def __init__(self, layers: Sequence[Layer], name: str | None = None, dtype: Any = "float32",
+                 seed: int | None = None) -> None:
+        super().__init__(name, dtype, seed)
+        layers = list(layers)
+        if not layers:
+            raise ConfigError(f"Sequential {self.name!r} needs at least one layer")
+        names = set()
+        for i, layer in enumerate(layers):
+            if not isinstance(layer, Layer):
+                raise ConfigError(f"Sequential {self.name!r}: item {i} is {type(layer).__name__}, not a layer")
+            if getattr(layer, "return_state", False):
+                raise ConfigError(
+                    f"Sequential {self.name!r}: layer {layer.name!r} has return_state=True, which makes its output "
+                    "a tuple the next layer cannot read; use EncoderDecoder to hand states over"
+                )
+            if layer.name in names:
+                raise ConfigError(f"Sequential {self.name!r}: two layers are named {layer.name!r}")
+            names.add(layer.name)
+        self._layers = layers
+
+    @property
+    def layers(self) -> list[Layer]:
+        return self._layers
+
+    @property
+    def mode(self) -> str:
+        """Read off the structure: sequence in? sequence out?"""
+        seq_in = False
+        seq = False
+        for layer in self._layers:
+            if layer.kind in ("embedding",) or _is_recurrent(layer):
+                seq_in = True
+                seq = True
+            if _is_recurrent(layer):
+                seq = getattr(layer, "return_sequences", False)
+        if not seq_in:
+            return "one-to-one"
+        return "synced many-to-many" if seq else "many-to-one"
+
+    def recurrent_layers(self) -> list[Layer]:
+        return [layer for layer in self._layers if _is_recurrent(layer)]
+
+    def forward(self, x: Any, *, mask: Any = None, training: bool = False, rng: np.random.Generator | None = None,
+                initial_states: dict[str, Any] | None = None) -> tuple[Any, SequentialCache]:
+        """Args: x: the first layer's input, e.g. (B, T, F) or ids (B, T); mask: (B, T) bool or None;
+        initial_states: per recurrent layer name, its initial states (truncated BPTT carries them).
+        Returns y, e.g. (B, C) or (B, T, C), and the cache."""
+        caches, masks = [], []
+        for layer in self._layers:
+            layer.ensure_built(x, self.init_rng, self.dtype)
+            kwargs: dict[str, Any] = {"mask": mask, "training": training, "rng": rng}
+            if initial_states and layer.name in initial_states:
+                kwargs["initial_state"] = initial_states[layer.name]
+            y, cache = layer.forward(x, **kwargs)
+            compute_mask = getattr(layer, "compute_mask", None)
+            mask = compute_mask(x) if compute_mask is not None else layer.output_mask(mask)
+            caches.append(cache)
+            masks.append(mask)
+            x = y
+        return x, SequentialCache(caches, masks)
+
+    def backward(self, dy: Any, cache: SequentialCache) -> Any:
+        for layer, c in zip(reversed(self._layers), reversed(cache.caches)):
+            dy = layer.backward(dy, c)
+        return dy
+
+    def output_mask(self, cache: SequentialCache) -> Any:
+        return cache.masks[-1]
+
+    def final_states(self, cache: SequentialCache) -> dict[str, list]:
+        """Each unidirectional recurrent layer's states after its last step (for truncated BPTT)."""
+        out = {}
+        for layer, c in zip(self._layers, cache.caches):
+            if isinstance(layer, Recurrent):
+                out[layer.name] = [buf[-1].copy() for buf in c.S]
+        return out
