@@ -277,5 +277,7 @@ class Recurrent(Layer):
             "units": self.units, "return_sequences": self.return_sequences, "return_state": self.return_state,
             "go_backwards": self.go_backwards, "dropout": self.dropout,
             "recurrent_dropout": self.recurrent_dropout, "time_major": self.time_major,
-            "use_bias": self.use_bias, "name": self.name,
+            "use_bias": self.use_bias, "kernel_initializer": self._init_names[0],
+            "recurrent_initializer": self._init_names[1], "bias_initializer": self._init_names[2],
+            "name": self.name,
         }
