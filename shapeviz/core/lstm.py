@@ -1,0 +1,132 @@
+"""LSTM: Keras's long short-term memory layer, gates i, f, c, o in one fused (·, 4H) block."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from shapeviz.core.backend import empty
+from shapeviz.core.recurrent import Recurrent
+
+
+class LSTM(Recurrent):
+    """Keras's LSTM (weights ``kernel (F, 4H)``, ``recurrent_kernel (H, 4H)``, ``bias (4H,)``).
+
+    ``z = x_t @ kernel + h_{t-1} @ recurrent_kernel + bias`` split into ``i, f, g, o``;
+    ``c_t = σ(f) * c_{t-1} + σ(i) * tanh(g)``, ``h_t = σ(o) * tanh(c_t)``. States ``(h, c)``.
+
+    Args:
+        units: state size H.
+        unit_forget_bias: initialise the forget-gate block of the bias to 1 (as Keras).
+        **kwargs: the options of ``Recurrent`` (return_sequences, dropout, time_major, ...).
+
+    Inside a forward pass the sigmoid columns (i, f, o) of the weights are used
+    pre-scaled by ½, so that one ``tanh`` over the whole ``(B, 4H)`` block gives all
+    four gates: ``σ(z) = ½·tanh(z/2) + ½``. The gradients are those of the unscaled
+    weights: the scaling is only how the forward evaluates ``σ``.
+    """
+
+    kind = "lstm"
+    n_gates = 4
+    state_names = ("h", "c")
+
+    def __init__(self, units: int, unit_forget_bias: bool = True, **kwargs: Any) -> None:
+        super().__init__(units, **kwargs)
+        self.unit_forget_bias = bool(unit_forget_bias)
+
+    def init_bias(self, rng: np.random.Generator) -> np.ndarray:
+        H = self.units
+        if not self.unit_forget_bias:
+            return self.bias_initializer(rng, (4 * H,), self.dtype)
+        # as Keras: bias_initializer on i, ones on f, bias_initializer on c and o
+        return np.concatenate([
+            self.bias_initializer(rng, (H,), self.dtype),
+            np.ones((H,), dtype=self.dtype),
+            self.bias_initializer(rng, (2 * H,), self.dtype),
+        ])  # (4H,)
+
+    def _gate_vectors(self, like: Any) -> tuple[Any, Any, Any]:
+        """Per-column constants of the fused gate block, each ``(4H,)``: ``scale`` (½ on the
+        sigmoid columns i, f, o, 1 on g), ``shift`` (½ on i, f, o, 0 on g) and ``tanh_cols``
+        (1 on g, 0 elsewhere), so ``gate = scale·tanh(scale·z) + shift`` and
+        ``dgate/dz = (1 - gate)·(gate + tanh_cols)``."""
+        H = self.units
+        scale = empty((4 * H,), like=like)  # (4H,)
+        scale[...] = 0.5
+        scale[2 * H:3 * H] = 1.0
+        shift = empty((4 * H,), like=like)  # (4H,)
+        shift[...] = 0.5
+        shift[2 * H:3 * H] = 0.0
+        tanh_cols = empty((4 * H,), like=like)  # (4H,)
+        tanh_cols[...] = 0.0
+        tanh_cols[2 * H:3 * H] = 1.0
+        return scale, shift, tanh_cols
+
+    def project_inputs(self, xin: Any) -> Any:
+        T, B, F = xin.shape
+        scale = self._gate_vectors(xin)[0]  # (4H,)
+        kernel = self.params["kernel"] * scale  # (F, 4H), sigmoid columns halved
+        xw = (xin.reshape(T * B, F) @ kernel).reshape(T, B, 4 * self.units)  # (T, B, 4H)
+        if self.use_bias:
+            xw += self.params["bias"] * scale  # (T, B, 4H)
+        return xw
+
+    def alloc(self, T: Any, B: Any, like: Any) -> dict:
+        H = self.units
+        scale, shift, tanh_cols = self._gate_vectors(like)
+        return {
+            "tanh_c": empty((T, B, H), like=like),  # tanh(c_t) per step, kept for backward
+            # per-forward constants and (B, ·) scratch reused by every step
+            "recurrent_kernel": self.params["recurrent_kernel"] * scale,  # (H, 4H), sigmoid columns halved
+            "scale": scale, "shift": shift, "tanh_cols": tanh_cols,
+            "wide": empty((B, 4 * H), like=like), "wide2": empty((B, 4 * H), like=like),
+            "narrow": empty((B, H), like=like), "h_drop": empty((B, H), like=like),
+        }
+
+    def step(self, t: Any, xw: Any, S: tuple, bufs: dict, rdp: Any) -> None:
+        H = self.units
+        h_prev = S[0][t]  # (B, H)
+        if rdp is not None:
+            h_prev = np.multiply(h_prev, rdp, out=bufs["h_drop"])  # (B, H)
+        gates = xw[t]  # (B, 4H) view: pre-activations in, gates out
+        gates += np.matmul(h_prev, bufs["recurrent_kernel"], out=bufs["wide"])  # (B, 4H)
+        np.tanh(gates, out=gates)  # (B, 4H)
+        gates *= bufs["scale"]  # (B, 4H)
+        gates += bufs["shift"]  # (B, 4H): i, f, o = σ, g = tanh
+        i, f, g, o = gates[:, :H], gates[:, H:2 * H], gates[:, 2 * H:3 * H], gates[:, 3 * H:]  # (B, H) each
+        c = np.multiply(f, S[1][t], out=S[1][t + 1])  # (B, H)
+        c += np.multiply(i, g, out=bufs["narrow"])  # (B, H)
+        tanh_c = np.tanh(c, out=bufs["tanh_c"][t])  # (B, H)
+        np.multiply(o, tanh_c, out=S[0][t + 1])  # (B, H)
+
+    def step_backward(self, t: Any, dS: list, xw: Any, S: tuple, bufs: dict, rdp: Any,
+                      dxw: Any, drec: Any) -> list:
+        # dS's arrays belong to the time loop (fresh or returned by the previous step), so
+        # they are updated in place and returned as the gradients of S[i][t].
+        H = self.units
+        dh, dc = dS  # (B, H) each
+        gates = xw[t]  # (B, 4H)
+        i, f, g, o = gates[:, :H], gates[:, H:2 * H], gates[:, 2 * H:3 * H], gates[:, 3 * H:]  # (B, H) each
+        tanh_c = bufs["tanh_c"][t]  # (B, H)
+        dz = dxw[t]  # (B, 4H) view: d(gates), then d(pre-activations)
+        np.multiply(dh, tanh_c, out=dz[:, 3 * H:])  # (B, H) do
+        tmp = np.multiply(tanh_c, tanh_c, out=bufs["narrow"])  # (B, H)
+        np.subtract(1.0, tmp, out=tmp)
+        tmp *= o
+        tmp *= dh
+        dc += tmp  # (B, H) total dc_t
+        np.multiply(dc, g, out=dz[:, :H])  # (B, H) di
+        np.multiply(dc, S[1][t], out=dz[:, H:2 * H])  # (B, H) df
+        np.multiply(dc, i, out=dz[:, 2 * H:3 * H])  # (B, H) dg
+        dc *= f  # (B, H) dc_{t-1}
+        deriv = np.subtract(1.0, gates, out=bufs["wide"])  # (B, 4H)
+        deriv *= np.add(gates, bufs["tanh_cols"], out=bufs["wide2"])  # (B, 4H): σ' = σ(1-σ), tanh' = 1-g²
+        dz *= deriv  # (B, 4H)
+        np.matmul(dz, self.params["recurrent_kernel"].T, out=dh)  # (B, H) dh_{t-1}
+        if rdp is not None:
+            dh *= rdp
+        return [dh, dc]
+
+    def config(self) -> dict[str, Any]:
+        return {"unit_forget_bias": self.unit_forget_bias, **super().config()}

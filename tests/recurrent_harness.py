@@ -1,0 +1,104 @@
+"""Shared helpers of the LSTM/GRU tests: a small float64 layer and a whole-sequence gradient check."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from shapeviz.core.gradcheck import numerical_grad, rel_error
+
+B, T, F, H = 3, 5, 4, 3
+
+# row 0 full length; row 1 length 3 (its tail is masked); row 2 left-padded with a gap
+MASK = np.array([[1, 1, 1, 1, 1],
+                 [1, 1, 1, 0, 0],
+                 [0, 1, 0, 1, 1]], dtype=bool)  # (B, T)
+
+LAYER_OPTIONS = ("return_sequences", "return_state", "go_backwards", "time_major", "use_bias",
+                 "unit_forget_bias")
+
+# each case is a set of options; together they cover every option alone and the risky pairs
+GRAD_CASES = [
+    {},
+    {"return_sequences": True},
+    {"return_state": True},
+    {"return_sequences": True, "return_state": True, "initial_state": True},
+    {"mask": True},
+    {"mask": True, "return_sequences": True, "return_state": True, "initial_state": True},
+    {"go_backwards": True, "return_sequences": True},
+    {"go_backwards": True, "mask": True, "return_state": True, "initial_state": True},
+    {"time_major": True, "return_sequences": True, "initial_state": True},
+    {"time_major": True, "mask": True, "go_backwards": True},
+    {"dropout": True, "return_sequences": True},
+    {"dropout": True, "mask": True, "initial_state": True, "return_state": True, "go_backwards": True},
+    {"use_bias": False, "return_sequences": True, "initial_state": True},
+]
+
+
+def case_id(case: dict) -> str:
+    return "-".join(k if v is True else f"{k}={v}" for k, v in case.items()) or "last_output"
+
+
+def make_layer(cls: type, case: dict, seed: int = 0, **extra: Any) -> tuple[Any, np.ndarray]:
+    """A built float64 layer of ``cls`` with options from ``case`` and random (unsaturated)
+    weights, and an input ``x`` in the layer's layout."""
+    rng = np.random.default_rng(seed)
+    kwargs = {k: case[k] for k in LAYER_OPTIONS if k in case}
+    if case.get("dropout"):
+        kwargs.update(dropout=0.3, recurrent_dropout=0.3)
+    layer = cls(H, dtype="float64", **kwargs, **extra)
+    shape = (T, B, F) if case.get("time_major") else (B, T, F)
+    x = rng.normal(size=shape)
+    layer.build(x.shape, rng)
+    for p in layer.params.values():
+        p[...] = rng.normal(scale=0.6, size=p.shape)
+    return layer, x
+
+
+def check_grads(layer: Any, x: np.ndarray, *, mask: Any = None, initial_state: Any = None,
+                training: bool = False, seed: int = 7, eps: float = 1e-5) -> dict[str, float]:
+    """Backprop vs central differences of ``sum(out * dout)`` for random ``dout`` on every
+    output; returns the rel errors of dx, every initial state and every parameter."""
+    def run() -> tuple[Any, Any]:
+        rng = np.random.default_rng(seed) if training else None
+        return layer.forward(x, mask=mask, initial_state=initial_state, training=training, rng=rng)
+
+    out, _ = run()
+    outs = out if isinstance(out, tuple) else (out,)
+    drng = np.random.default_rng(123)
+    douts = [drng.normal(size=o.shape) for o in outs]
+
+    def loss() -> float:
+        o = run()[0]
+        o = o if isinstance(o, tuple) else (o,)
+        return float(sum(np.sum(a * d) for a, d in zip(o, douts)))
+
+    layer.zero_grad()
+    _, cache = run()
+    dout = tuple(douts) if isinstance(out, tuple) else douts[0]
+    dx, dstates = layer.backward_with_state(dout, cache)
+
+    targets = [("x", x, dx)]
+    if initial_state is not None:
+        targets += [(f"initial {n}", s, d) for n, s, d in zip(layer.state_names, initial_state, dstates)]
+    targets += [(k, p, layer.grads[k]) for k, p in layer.params.items()]
+    errors = {}
+    for name, array, analytic in targets:
+        numeric = numerical_grad(loss, array, eps)
+        assert np.abs(numeric).max() > 1e-3, f"{name}: the loss does not depend on it, the check proves nothing"
+        errors[name] = rel_error(analytic, numeric)
+    return errors
+
+
+def inputs_for(layer: Any, x: np.ndarray, case: dict, seed: int = 1) -> dict[str, Any]:
+    """The mask, initial states and training flag a gradient-check case asks for."""
+    rng = np.random.default_rng(seed)
+    kw: dict[str, Any] = {}
+    if case.get("mask"):
+        kw["mask"] = MASK
+    if case.get("initial_state"):
+        kw["initial_state"] = [rng.normal(size=(B, H)) for _ in layer.state_names]
+    if case.get("dropout"):
+        kw["training"] = True
+    return kw
