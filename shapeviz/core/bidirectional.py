@@ -135,8 +135,9 @@ class Bidirectional(Layer):
             return None, None
         n_fw = len(self.forward_layer.state_names)
         n_bw = len(self.backward_layer.state_names)
-        if not isinstance(initial_state, (list, tuple)) or len(initial_state) != n_fw + n_bw:
-            got = len(initial_state) if isinstance(initial_state, (list, tuple)) else f"a {type(initial_state).__name__}"
+        is_list = isinstance(initial_state, (list, tuple))
+        if not is_list or len(initial_state) != n_fw + n_bw:
+            got = len(initial_state) if is_list else f"a {type(initial_state).__name__}"
             names = [f"forward {s}" for s in self.forward_layer.state_names] + \
                     [f"backward {s}" for s in self.backward_layer.state_names]
             raise InputError(
