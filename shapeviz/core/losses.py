@@ -88,7 +88,9 @@ class Loss:
         """The weights and the count of the positions ``y_pred.shape[:-1]``."""
         positions = _shape(y_pred)[:-1]
         if mask is None:
-            count = int(np.prod(positions))
+            count = 1
+            for d in positions:  # a product that also works for symbolic dims
+                count = count * d
             return _Reduction(None, count, count)
         if _shape(mask) != positions:
             raise InputError(
