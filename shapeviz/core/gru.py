@@ -52,7 +52,7 @@ class GRU(Recurrent):
         """``w`` with its z and r columns (the first 2H of the last axis) halved."""
         H = self.units
         ws = w * 0.5  # (..., 3H)
-        ws[..., 2 * H:] = w[..., 2 * H:]
+        ws[..., 2 * H:] = w[..., 2 * H:]  # (..., H)
         return ws
 
     def project_inputs(self, xin: Any) -> Any:
@@ -62,7 +62,8 @@ class GRU(Recurrent):
         if self.use_bias:
             b = self.params["bias"]  # (2, 3H)
             bx = b[0] * 1.0  # (3H,) input bias
-            bx[:2 * H] += b[1, :2 * H]  # the z, r recurrent bias is not gated by r: add it here once
+            # the z, r part of the recurrent bias is not gated by r: add it here, once
+            bx[:2 * H] += b[1, :2 * H]  # (2H,)
             xw += self._scaled(bx)  # (T, B, 3H)
         return xw
 
@@ -83,21 +84,21 @@ class GRU(Recurrent):
         gates = xw[t]  # (B, 3H) view: mx in, gates z, r, hh out
         mh = np.matmul(hd, bufs["recurrent_kernel"], out=bufs["wide"])  # (B, 3H)
         zr = gates[:, :2 * H]  # (B, 2H)
-        zr += mh[:, :2 * H]
-        np.tanh(zr, out=zr)
-        zr *= 0.5
+        zr += mh[:, :2 * H]  # (B, 2H)
+        np.tanh(zr, out=zr)  # (B, 2H)
+        zr *= 0.5  # (B, 2H)
         zr += 0.5  # (B, 2H): z, r = σ
         z, r = gates[:, :H], gates[:, H:2 * H]  # (B, H) each
         mh_h = bufs["mh_h"][t]  # (B, H)
         if self.use_bias:
             np.add(mh[:, 2 * H:], self.params["bias"][1, 2 * H:], out=mh_h)  # (B, H)
         else:
-            mh_h[...] = mh[:, 2 * H:]
+            mh_h[...] = mh[:, 2 * H:]  # (B, H)
         hh = gates[:, 2 * H:]  # (B, H)
         hh += np.multiply(r, mh_h, out=bufs["narrow"])  # (B, H)
         np.tanh(hh, out=hh)  # (B, H)
         h = np.subtract(h_prev, hh, out=S[0][t + 1])  # (B, H)
-        h *= z
+        h *= z  # (B, H)
         h += hh  # (B, H): z * h_prev + (1 - z) * hh
 
     def step_backward(self, t: Any, dS: list, xw: Any, S: tuple, bufs: dict, rdp: Any,
@@ -113,8 +114,8 @@ class GRU(Recurrent):
         np.subtract(S[0][t], hh, out=dx[:, :H])  # (B, H)
         dx[:, :H] *= dh  # (B, H) dz
         dpre_h = np.multiply(hh, hh, out=dx[:, 2 * H:])  # (B, H)
-        np.subtract(1.0, dpre_h, out=dpre_h)
-        dpre_h *= dh
+        np.subtract(1.0, dpre_h, out=dpre_h)  # (B, H)
+        dpre_h *= dh  # (B, H)
         dpre_h *= np.subtract(1.0, z, out=bufs["narrow"])  # (B, H) d(mx_h + r * mh_h)
         np.multiply(dpre_h, bufs["mh_h"][t], out=dx[:, H:2 * H])  # (B, H) dr
         deriv = np.subtract(1.0, zr, out=bufs["zr"])  # (B, 2H)
@@ -125,7 +126,7 @@ class GRU(Recurrent):
         direct = np.multiply(dh, z, out=bufs["narrow"])  # (B, H)
         np.matmul(dr, self.params["recurrent_kernel"].T, out=dh)  # (B, H)
         if rdp is not None:
-            dh *= rdp
+            dh *= rdp  # (B, H)
         dh += direct  # (B, H) dh_{t-1}
         return [dh]
 

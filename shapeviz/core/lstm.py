@@ -112,9 +112,9 @@ class LSTM(Recurrent):
         dz = dxw[t]  # (B, 4H) view: d(gates), then d(pre-activations)
         np.multiply(dh, tanh_c, out=dz[:, 3 * H:])  # (B, H) do
         tmp = np.multiply(tanh_c, tanh_c, out=bufs["narrow"])  # (B, H)
-        np.subtract(1.0, tmp, out=tmp)
-        tmp *= o
-        tmp *= dh
+        np.subtract(1.0, tmp, out=tmp)  # (B, H)
+        tmp *= o  # (B, H)
+        tmp *= dh  # (B, H)
         dc += tmp  # (B, H) total dc_t
         np.multiply(dc, g, out=dz[:, :H])  # (B, H) di
         np.multiply(dc, S[1][t], out=dz[:, H:2 * H])  # (B, H) df
@@ -125,7 +125,7 @@ class LSTM(Recurrent):
         dz *= deriv  # (B, 4H)
         np.matmul(dz, self.params["recurrent_kernel"].T, out=dh)  # (B, H) dh_{t-1}
         if rdp is not None:
-            dh *= rdp
+            dh *= rdp  # (B, H)
         return [dh, dc]
 
     def config(self) -> dict[str, Any]:
