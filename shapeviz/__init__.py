@@ -1,14 +1,25 @@
 """shapeviz: show and verify the (batch, seq_len, features) dimensions of recurrent networks."""
 
-from shapeviz.errors import ShapeVizError, ConfigError, InputError, CheckpointError, NonFiniteError
+from shapeviz.core.bidirectional import Bidirectional
+from shapeviz.core.dense import Dense
+from shapeviz.core.dropout import Dropout
+from shapeviz.core.embedding import Embedding
+from shapeviz.core.encoder_decoder import EncoderDecoder
+from shapeviz.core.gru import GRU
+from shapeviz.core.lstm import LSTM
+from shapeviz.core.masking import Masking
+from shapeviz.core.one_to_many import OneToMany
+from shapeviz.core.optimizers import SGD, Adagrad, Adam, RMSprop
+from shapeviz.core.sequential import Sequential
+from shapeviz.core.simple_rnn import SimpleRNN
+from shapeviz.errors import CheckpointError, ConfigError, InputError, NonFiniteError, ShapeVizError
 
 __version__ = "0.1.0"
 
 __all__ = [
     "__version__",
-    "ShapeVizError",
-    "ConfigError",
-    "InputError",
-    "CheckpointError",
-    "NonFiniteError",
+    "Bidirectional", "Dense", "Dropout", "Embedding", "GRU", "LSTM", "Masking", "SimpleRNN",
+    "Sequential", "OneToMany", "EncoderDecoder",
+    "SGD", "Adagrad", "RMSprop", "Adam",
+    "ShapeVizError", "ConfigError", "InputError", "CheckpointError", "NonFiniteError",
 ]
