@@ -101,12 +101,14 @@ def test_addition_model_and_flags(addition):
 
 # -- imdb_lstm ----------------------------------------------------------------------------------------
 def test_imdb_lstm_learns_above_chance():
-    out, result = run_main("imdb_lstm", "--train-size", "1280", "--test-size", "500", "--seed", "0")
+    # the first ~50 batches decide whether the sentiment words have been found yet: 1280 reviews
+    # scored 61-85% over seeds 0-3, 1600 scored 71-84% (seed 0: 83%, loss 0.45)
+    out, result = run_main("imdb_lstm", "--train-size", "1600", "--test-size", "400", "--seed", "0")
     assert result["chance"] == pytest.approx(0.5)
-    assert result["test_accuracy"] > 0.62
+    assert result["test_accuracy"] > 0.65
     assert result["test_loss"] < np.log(2)
-    assert "synthetic IMDB-shaped corpus: 1280 train and 500 test reviews" in out
-    assert "x_train shape: (1280, 80)" in out and "x_test shape: (500, 80)" in out
+    assert "synthetic IMDB-shaped corpus: 1600 train and 400 test reviews" in out
+    assert "x_train shape: (1600, 80)" in out and "x_test shape: (400, 80)" in out
     assert "Test accuracy:" in out and "Learned: test accuracy" in out
 
 
