@@ -117,7 +117,8 @@ class Bidirectional(Layer):
         return [self.forward_layer, self.backward_layer]
 
     def output_mask(self, mask: Any) -> Any:
-        return mask if self.return_sequences else None
+        """The merged outputs come out in the forward direction's order."""
+        return self.forward_layer.output_mask(mask)
 
     # -- construction ----------------------------------------------------------------
     def build(self, input_shape: tuple, rng: np.random.Generator | None = None, dtype: Any = None) -> None:

@@ -85,7 +85,12 @@ class Recurrent(Layer):
         return params
 
     def output_mask(self, mask: Any) -> Any:
-        return mask if self.return_sequences else None
+        """The mask of the output sequence: with go_backwards the outputs come out in reverse
+        order, so their mask is reversed too (Keras passes it on unreversed, which lets the next
+        layer or a per-step loss read the padded steps)."""
+        if not self.return_sequences or mask is None:
+            return None
+        return mask[:, ::-1] if self.go_backwards else mask
 
     # -- the cell (subclasses) ----------------------------------------------------
     def project_inputs(self, xin: Any) -> Any:

@@ -88,12 +88,22 @@ class Sequential(Model):
             if initial_states and layer.name in initial_states:
                 kwargs["initial_state"] = initial_states[layer.name]
             y, cache = layer.forward(x, **kwargs)
-            compute_mask = getattr(layer, "compute_mask", None)
-            mask = compute_mask(x) if compute_mask is not None else layer.output_mask(mask)
+            mask = self._next_mask(layer, x, mask)
             caches.append(cache)
             masks.append(mask)
             x = y
         return x, SequentialCache(caches, masks)
+
+    @staticmethod
+    def _next_mask(layer: Layer, x: Any, mask: Any) -> Any:
+        """The mask of ``layer``'s output: a mask the layer makes from its input (Embedding with
+        mask_zero, Masking) is combined with the one it was given, never silently replaces it."""
+        passed = layer.output_mask(mask)
+        compute_mask = getattr(layer, "compute_mask", None)
+        made = compute_mask(x) if compute_mask is not None else None
+        if made is None:
+            return passed
+        return made if passed is None else np.logical_and(made, passed)  # (B, T)
 
     def backward(self, dy: Any, cache: SequentialCache) -> Any:
         for layer, c in zip(reversed(self._layers), reversed(cache.caches)):
