@@ -46,13 +46,17 @@ class Model:
         raise NotImplementedError
 
     def leaf_layers(self) -> Iterator[Layer]:
-        """Every layer that owns parameters, depth first (a Bidirectional yields its two directions)."""
+        """Every layer that owns parameters, depth first (a Bidirectional yields its two
+        directions), each once: a layer used twice (tied weights) is updated once per step."""
+        seen: set[int] = set()
+
         def walk(layer: Layer) -> Iterator[Layer]:
             subs = layer.sublayers()
             if subs:
                 for s in subs:
                     yield from walk(s)
-            else:
+            elif id(layer) not in seen:
+                seen.add(id(layer))
                 yield layer
         for layer in self.layers:
             yield from walk(layer)
@@ -86,21 +90,28 @@ class Model:
             layer.zero_grad()
 
     def count_params(self) -> int:
-        return sum(layer.count_params() for layer in self.layers)
+        return sum(layer.count_params() for layer in self.leaf_layers())
 
     def get_weights(self) -> list[np.ndarray]:
-        """Every layer's weights in order, each in Keras's order and shapes."""
-        return [w for layer in self.layers for w in layer.get_weights()]
+        """Every weight array, layer by layer, each layer's in Keras's order and shapes."""
+        return [layer.params[key].copy() for _, layer, key in self.parameters()]
 
     def set_weights(self, weights: list[np.ndarray]) -> None:
-        expected = sum(len(layer.params) for layer in self.leaf_layers())
-        if len(weights) != expected:
-            raise CheckpointError(f"model {self.name!r} has {expected} weight arrays, got {len(weights)}")
-        i = 0
-        for layer in self.leaf_layers():
-            n = len(layer.params)
-            layer.set_weights(weights[i:i + n])
-            i += n
+        """Load arrays in :meth:`get_weights` order; nothing changes unless every array fits."""
+        params = self.parameters()
+        if len(weights) != len(params):
+            listing = ", ".join(f"{path} {layer.params[key].shape}" for path, layer, key in params)
+            raise CheckpointError(
+                f"model {self.name!r} has {len(params)} weight arrays ({listing}), got {len(weights)}"
+            )
+        for (path, layer, key), w in zip(params, weights):
+            if np.shape(w) != layer.params[key].shape:
+                raise CheckpointError(
+                    f"model {self.name!r}: weight {path!r} has shape {layer.params[key].shape}, "
+                    f"got an array of shape {np.shape(w)}"
+                )
+        for (_, layer, key), w in zip(params, weights):
+            layer.params[key][...] = w
 
     # -- computation --------------------------------------------------------------
     def forward(self, x: Any, *, mask: Any = None, training: bool = False,
