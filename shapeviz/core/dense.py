@@ -48,6 +48,8 @@ class Dense(Layer):
         """Args: x: (B, F) or (B, T, F). Returns y: (B, U) or (B, T, U)."""
         self.ensure_built(x, rng)
         self.check_features(x, (2, 3), "(B, F) or (B, T, F)")
+        if x.dtype != self.dtype:
+            x = x.astype(self.dtype)
         p = self.params
         z = x @ p["kernel"]  # (..., U)
         if self.use_bias:

@@ -91,24 +91,43 @@ class Layer:
         return self.forward(x, **kwargs)[0]
 
     def ensure_built(self, x: Any, rng: np.random.Generator | None = None, dtype: Any = None) -> None:
-        """Build on first use from the shape of ``x`` (only its feature size matters)."""
+        """Build on first use from the shape of ``x`` (only its feature size matters).
+
+        ``dtype`` is the model's: a layer created or built with another dtype is an error
+        rather than a silent cast."""
+        if dtype is not None and self.dtype is not None and np.dtype(dtype) != self.dtype:
+            state = "was built" if self.built else "was created"
+            raise ConfigError(
+                f"layer {self.name!r} ({self.kind}) {state} with dtype {self.dtype}, but the model computes in "
+                f"{np.dtype(dtype)}: give the dtype to the model only (e.g. Sequential(..., dtype='float64'))"
+            )
         if not self.built:
             self.build(tuple(x.shape), rng, dtype)
 
-    def check_features(self, x: Any, expected_rank: tuple[int, ...], layout: str) -> None:
-        """Rank and feature-size checks every layer does on its input."""
+    def check_features(self, x: Any, expected_rank: tuple[int, ...], layout: str,
+                       shown_shape: tuple | None = None) -> None:
+        """Rank, emptiness and feature-size checks every layer does on its input.
+
+        ``shown_shape`` is the shape to name in messages when ``x`` is an internal view of
+        what the user passed (e.g. a time-major transpose inside a model)."""
+        shown = tuple(x.shape) if shown_shape is None else tuple(shown_shape)
         ndim = len(x.shape)
         if ndim not in expected_rank:
             ranks = " or ".join(str(r) for r in expected_rank)
             raise InputError(
                 f"layer {self.name!r} ({self.kind}) expects input of rank {ranks} {layout}, "
-                f"got rank {ndim} with shape {tuple(x.shape)}"
+                f"got rank {ndim} with shape {shown}"
+            )
+        if any(d == 0 for d in x.shape):
+            raise InputError(
+                f"layer {self.name!r} ({self.kind}) got an empty input of shape {shown} {layout}: "
+                "every axis needs at least one entry"
             )
         if self.input_features is not None and x.shape[-1] != self.input_features:
             raise InputError(
                 f"layer {self.name!r} ({self.kind}) was built for {self.input_features} input features "
                 f"(kernel shape {tuple(self.params['kernel'].shape) if 'kernel' in self.params else '?'}), "
-                f"got input of shape {tuple(x.shape)} whose last axis is {x.shape[-1]}"
+                f"got input of shape {shown} whose last axis is {x.shape[-1]}"
             )
 
     # -- parameters ---------------------------------------------------------------

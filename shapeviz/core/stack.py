@@ -39,7 +39,8 @@ def run_stack(layers: Sequence[Recurrent], x_tm: Any, mask_tm: Any, states0: Seq
     finals, caches = [], []
     for layer, s0 in zip(layers, states0):
         layer.ensure_built(x_tm, init_rng, dtype)
-        layer.check_features(x_tm, (3,), "(T, B, F)")
+        T, B, F = x_tm.shape
+        layer.check_features(x_tm, (3,), "(B, T, F)", shown_shape=(B, T, F))
         s0 = layer._initial_states(s0, x_tm.shape[1], x_tm)
         x_tm, final, cache = layer.run(x_tm, mask_tm, s0, training, rng)  # (T, B, H)
         finals.append(final)
