@@ -299,8 +299,15 @@ class SoftmaxCrossEntropy(Loss):
                 ids = ids.astype(np.intp, copy=False)
             return ids, None
         hint = ""
-        if len(tshape) == len(pshape) and tshape[:-1] == pshape[:-1]:
+        integer = np.dtype(getattr(y_true, "dtype", np.float64)).kind in "iu"
+        if len(tshape) == len(pshape) == 2 and tshape[0] == pshape[0] and integer:
+            hint = (f"; these look like class ids over {tshape[1]} timesteps, but the predictions have no time "
+                    "axis: should the last recurrent layer have return_sequences=True?")
+        elif len(tshape) == len(pshape) and tshape[:-1] == pshape[:-1]:
             hint = f"; the labels look one-hot with {tshape[-1]} classes, but the model outputs {C} classes"
+        elif len(pshape) == 3 and len(tshape) == 1 and tshape[0] == pshape[0]:
+            hint = (f"; the model outputs {pshape[1]} timesteps but the labels have one per sample: should the "
+                    "last recurrent layer have return_sequences=False?")
         raise InputError(
             f"{self.name}: labels of shape {tshape} do not fit predictions of shape {pshape}; expected class "
             f"ids of shape {pshape[:-1]} or one-hot targets of shape {pshape}{hint}"

@@ -10,7 +10,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from shapeviz.errors import InputError
+from shapeviz.errors import ConfigError, InputError
 
 
 class Data(NamedTuple):
@@ -73,6 +73,13 @@ def prepare(model: Any, x: Any, y: Any = None, mask: Any = None, *, prefix: str 
         x: (N, ...) or a tuple of such arrays; y: (N, ...) or None; mask: (N, T) or None.
         prefix: "validation " for the names in messages.
     """
+    time_major = [layer.name for layer in model.leaf_layers() if getattr(layer, "time_major", False)]
+    if time_major:
+        raise ConfigError(
+            f"{model.summary_name()}: fit, evaluate and predict batch along axis 0, the sample axis, but layer "
+            f"{time_major[0]!r} has time_major=True; give the data as (N, T, F) and use time_major=False, "
+            "or call forward/backward yourself with (T, B, F) arrays"
+        )
     is_tuple = isinstance(x, (tuple, list))
     raw = tuple(x) if is_tuple else (x,)
     if is_tuple and not raw:
