@@ -38,7 +38,13 @@ import numpy as np
 
 from shapeviz.core.gradcheck import numerical_grad, rel_error
 
-EPS = 1e-5
+# The four-point stencil with h = 1e-3 has truncation error O(h^4) and round-off O(1e-16/h):
+# both ~1e-13, so even gradient entries that nearly cancel are resolved to rel_error < 1e-6.
+EPS = 1e-3
+ORDER = 4
+# Piecewise-linear functions (relu) have kinks a step of 1e-3 may cross: there the two-point
+# stencil with a small step is the right tool (its truncation error is zero between kinks).
+KINKED = {"eps": 1e-6, "order": 2}
 TOL = 1e-6
 
 
@@ -72,7 +78,8 @@ def project(out: Any, dout: Any) -> float:
 
 
 def check_grads(loss: Callable[[], float], checks: Iterable[tuple[str, np.ndarray, Any]], *,
-                eps: float = EPS, tol: float = TOL, require_nonzero: bool = True) -> dict[str, float]:
+                eps: float = EPS, tol: float = TOL, require_nonzero: bool = True,
+                order: int = ORDER) -> dict[str, float]:
     """Assert that analytic gradients match central differences of ``loss``.
 
     Args:
@@ -80,6 +87,7 @@ def check_grads(loss: Callable[[], float], checks: Iterable[tuple[str, np.ndarra
         checks: ``(name, array, analytic_grad)`` triples; ``array`` must be float64 and is
             perturbed in place (and restored); ``analytic_grad`` has its shape.
         eps: the central-difference step.
+        order: 4 (default) or 2, the central-difference stencil (see ``KINKED`` for relu).
         tol: the largest accepted ``rel_error`` (max over entries of |a-n| / (|a|+|n|)).
         require_nonzero: also fail when a numerical gradient is zero everywhere, which
             usually means the test does not exercise what it claims to (e.g. all masked).
@@ -98,7 +106,7 @@ def check_grads(loss: Callable[[], float], checks: Iterable[tuple[str, np.ndarra
         assert np.shape(analytic) == array.shape, (
             f"{name}: analytic gradient has shape {np.shape(analytic)}, the array {array.shape}"
         )
-        numeric = numerical_grad(loss, array, eps)
+        numeric = numerical_grad(loss, array, eps, order=order)
         err = rel_error(analytic, numeric)
         errors[name] = err
         if not err < tol:
@@ -121,8 +129,8 @@ def layer_param_checks(layer: Any, prefix: str = "") -> list[tuple[str, np.ndarr
 
 def check_layer_grads(forward: Callable[[], tuple[Any, Any]], backward: Callable[[Any, Any], Any],
                       layer: Any = None, inputs: Sequence[tuple[str, np.ndarray]] = (), *,
-                      eps: float = EPS, tol: float = TOL, seed: int = 0,
-                      require_nonzero: bool = True) -> dict[str, float]:
+                      eps: float | None = None, tol: float = TOL, seed: int = 0,
+                      require_nonzero: bool = True, order: int | None = None) -> dict[str, float]:
     """Gradient-check a layer (or any forward/backward pair) in float64.
 
     Args:
@@ -137,7 +145,8 @@ def check_layer_grads(forward: Callable[[], tuple[Any, Any]], backward: Callable
             gradients are zeroed with ``layer.zero_grad()`` before ``backward``. ``None`` checks
             only ``inputs``.
         inputs: ``(name, array)`` of the float64 arrays ``forward`` reads (x, initial states).
-        eps, tol, require_nonzero: as :func:`check_grads`.
+        eps, tol, require_nonzero, order: as :func:`check_grads`; by default ``EPS``/``ORDER``,
+            or ``KINKED`` when the layer or a sublayer uses a relu activation.
         seed: seeds the random cotangent.
 
     Returns:
@@ -164,4 +173,10 @@ def check_layer_grads(forward: Callable[[], tuple[Any, Any]], backward: Callable
     def loss() -> float:
         return project(forward()[0], dout)
 
-    return check_grads(loss, checks, eps=eps, tol=tol, require_nonzero=require_nonzero)
+    stencil = KINKED if layer is not None and _has_kinks(layer) else {"eps": EPS, "order": ORDER}
+    return check_grads(loss, checks, eps=stencil["eps"] if eps is None else eps, tol=tol,
+                       require_nonzero=require_nonzero, order=stencil["order"] if order is None else order)
+
+
+def _has_kinks(layer: Any) -> bool:
+    return getattr(layer, "activation", None) == "relu" or any(_has_kinks(s) for s in layer.sublayers())
