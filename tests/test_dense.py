@@ -114,5 +114,5 @@ def test_bad_activation():
 
 
 def test_bad_initializer():
-    with pytest.raises(ConfigError, match=r"unknown initializer 'he_normal'"):
+    with pytest.raises(ConfigError, match=r"Dense '.*': received an invalid value for `kernel_initializer`, expected one of .*, got 'he_normal'"):
         Dense(3, kernel_initializer="he_normal")

@@ -187,7 +187,7 @@ def test_wrong_rank(shape):
 @pytest.mark.parametrize("kwargs, message", [
     ({"input_dim": 0, "output_dim": 3}, r"`input_dim`, expected a positive integer, got 0"),
     ({"input_dim": 10, "output_dim": 2.0}, r"`output_dim`, expected a positive integer, got 2.0"),
-    ({"input_dim": 10, "output_dim": 3, "embeddings_initializer": "normal"}, r"unknown initializer 'normal'"),
+    ({"input_dim": 10, "output_dim": 3, "embeddings_initializer": "normal"}, r"Embedding '.*': received an invalid value for `embeddings_initializer`, expected one of .*, got 'normal'"),
 ])
 def test_bad_options(kwargs, message):
     with pytest.raises(ConfigError, match=message):

@@ -140,9 +140,10 @@ def test_encoder_decoder_state_mismatch_is_named():
 
 def test_encoder_decoder_bad_inputs():
     model = EncoderDecoder([SimpleRNN(4)], [SimpleRNN(4)], Dense(2))
-    with pytest.raises(InputError, match=r"takes \(source, decoder_inputs\)"):
+    with pytest.raises(InputError, match=r"takes \(source, decoder_inputs\) in training, got one array of shape "
+                                         r"\(1, 3, 2\)"):
         model(np.zeros((1, 3, 2), np.float32))
-    with pytest.raises(InputError, match=r"source mask must be \(B, T_in\) = \(1, 3\)"):
+    with pytest.raises(InputError, match=r"\(source of shape \(B, T_in, F\)\): the mask must have shape \(B, T\) = \(1, 3\), got \(1, 4\)"):
         model((np.zeros((1, 3, 2), np.float32), np.zeros((1, 2, 2), np.float32)), mask=np.ones((1, 4), bool))
 
 
@@ -334,3 +335,9 @@ def test_loss_hint_for_a_missing_return_sequences():
         SoftmaxCrossEntropy().forward(np.zeros((2, 3)), np.zeros((2, 5), np.int64))
     with pytest.raises(InputError, match=r"outputs 5 timesteps but the labels have one per sample"):
         SoftmaxCrossEntropy().forward(np.zeros((2, 5, 3)), np.zeros((2,), np.int64))
+
+
+def test_recurrent_initializer_errors_name_the_argument_and_layer():
+    with pytest.raises(ConfigError, match=r"LSTM 'l': received an invalid value for `recurrent_initializer`, "
+                                          r"expected one of \[.*\], got 'he_normal'"):
+        LSTM(3, recurrent_initializer="he_normal", name="l")

@@ -33,7 +33,7 @@ class Dense(Layer):
         self.activation = activation or "linear"
         self._act, self._dact = activations.get(self.activation, f"Dense {self.name!r}")
         self.use_bias = bool(use_bias)
-        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.kernel_initializer = initializers.get(kernel_initializer, "kernel_initializer", f"Dense {self.name!r}")
         self._kernel_init_name = kernel_initializer
 
     def make_params(self, input_shape: tuple, rng: np.random.Generator) -> dict[str, np.ndarray]:

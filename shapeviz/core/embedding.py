@@ -66,7 +66,8 @@ class Embedding(Layer):
         self.output_dim = check_positive_int(output_dim, "output_dim", owner)
         self.mask_zero = bool(mask_zero)
         self._init_name = embeddings_initializer
-        self.embeddings_initializer = initializers.get(embeddings_initializer)
+        self.embeddings_initializer = initializers.get(embeddings_initializer, "embeddings_initializer",
+                                                       f"Embedding {self.name!r}")
 
     def make_params(self, input_shape: tuple, rng: np.random.Generator) -> dict[str, np.ndarray]:
         shape = (self.input_dim, self.output_dim)

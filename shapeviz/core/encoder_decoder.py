@@ -9,7 +9,7 @@ import numpy as np
 from shapeviz.core.backend import zeros
 from shapeviz.core.layer import Layer
 from shapeviz.core.model import Model
-from shapeviz.core.recurrent import Recurrent
+from shapeviz.core.recurrent import Recurrent, time_major_mask
 from shapeviz.core.stack import check_stack, decode, decode_backward, run_stack, run_stack_backward
 from shapeviz.errors import ConfigError, InputError
 
@@ -77,15 +77,8 @@ class EncoderDecoder(Model):
         if x_enc.dtype != self.dtype:
             x_enc = x_enc.astype(self.dtype)
         x_tm = x_enc.transpose(1, 0, 2)  # (T_in, B, F)
-        mask_tm = None
-        if mask is not None:
-            B, T = x_enc.shape[0], x_enc.shape[1]
-            if len(mask.shape) != 2 or mask.shape[0] != B or mask.shape[1] != T:
-                raise InputError(
-                    f"EncoderDecoder {self.name!r}: the source mask must be (B, T_in) = ({B}, {T}), "
-                    f"got {tuple(mask.shape)}"
-                )
-            mask_tm = mask.T[:, :, None].astype(bool)  # (T_in, B, 1)
+        mask_tm = time_major_mask(mask, x_enc.shape[0], x_enc.shape[1],
+                                  f"EncoderDecoder {self.name!r} (source of shape (B, T_in, F))")  # (T_in, B, 1)
         _, finals, caches = run_stack(self.encoder, x_tm, mask_tm, [None] * len(self.encoder), training, rng,
                                       self.init_rng, self.dtype)
         return finals, caches
@@ -95,8 +88,10 @@ class EncoderDecoder(Model):
         """Teacher forcing. Args: x: (source (B, T_in, F), decoder inputs (B, T_out, V_in)); mask: the
         source's (B, T_in) mask. Returns y: (B, T_out, V)."""
         if not isinstance(x, (tuple, list)) or len(x) != 2:
+            got = (f"a {type(x).__name__} of {len(x)} items" if isinstance(x, (tuple, list))
+                   else f"one array of shape {tuple(x.shape)}" if hasattr(x, "shape") else type(x).__name__)
             raise InputError(
-                f"EncoderDecoder {self.name!r} takes (source, decoder_inputs) in training; "
+                f"EncoderDecoder {self.name!r} takes (source, decoder_inputs) in training, got {got}; "
                 "use generate(source, steps) to decode from its own outputs"
             )
         x_enc, x_dec = x

@@ -39,11 +39,13 @@ INITIALIZERS = {
 }
 
 
-def get(name: str):
-    """The initializer called ``name``; a clear error for an unknown one."""
+def get(name: str, what: str = "initializer", owner: str = ""):
+    """The initializer called ``name``; for an unknown one, an error naming the argument
+    (``what``, e.g. "recurrent_initializer") and the layer (``owner``)."""
     try:
         return INITIALIZERS[name]
-    except KeyError:
+    except (KeyError, TypeError):
+        where = f"{owner}: " if owner else ""
         raise ConfigError(
-            f"unknown initializer {name!r}, expected one of {sorted(INITIALIZERS)}"
+            f"{where}received an invalid value for `{what}`, expected one of {sorted(INITIALIZERS)}, got {name!r}"
         ) from None

@@ -19,6 +19,16 @@ from shapeviz.core.layer import Layer, check_positive_int, check_rate
 from shapeviz.errors import ConfigError, InputError
 
 
+def time_major_mask(mask: Any, B: Any, T: Any, owner: str) -> Any:
+    """A (B, T) mask as the (T, B, 1) bool array the time loop reads, or None; a mask of any
+    other shape is an InputError naming ``owner``."""
+    if mask is None:
+        return None
+    if len(mask.shape) != 2 or mask.shape[0] != B or mask.shape[1] != T:
+        raise InputError(f"{owner}: the mask must have shape (B, T) = ({B}, {T}), got {tuple(mask.shape)}")
+    return mask.T[:, :, None].astype(bool)  # (T, B, 1)
+
+
 class RecurrentCache(NamedTuple):
     xin: Any  # (T, B, F) inputs in processing order, after input dropout
     xw: Any  # (T, B, kH) the cell's per-step buffer (pre-activations, then gates)
@@ -41,6 +51,13 @@ class Recurrent(Layer):
         dropout: input dropout rate, one mask per sample shared by all steps (training only).
         recurrent_dropout: dropout rate on ``h_{t-1}`` in the recurrent matmul (training only).
         time_major: inputs and sequence outputs are ``(T, B, F)`` instead of ``(B, T, F)``.
+
+    A masked step carries every state through unchanged, so with return_sequences its
+    output repeats the last output, as in Keras. One difference: before the first unmasked
+    step the output is the initial state (zeros unless one is given), where Keras outputs
+    zeros even after a non-zero initial state.
+
+    The outputs are views of the buffers ``backward`` reads: copy them before editing in place.
     """
 
     n_gates: int = 1
@@ -62,9 +79,9 @@ class Recurrent(Layer):
         self.time_major = bool(time_major)
         self.use_bias = bool(use_bias)
         self._init_names = (kernel_initializer, recurrent_initializer, bias_initializer)
-        self.kernel_initializer = initializers.get(kernel_initializer)
-        self.recurrent_initializer = initializers.get(recurrent_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
+        self.kernel_initializer = initializers.get(kernel_initializer, "kernel_initializer", owner)
+        self.recurrent_initializer = initializers.get(recurrent_initializer, "recurrent_initializer", owner)
+        self.bias_initializer = initializers.get(bias_initializer, "bias_initializer", owner)
 
     # -- weights ------------------------------------------------------------------
     def bias_shape(self) -> tuple[int, ...]:
@@ -132,14 +149,7 @@ class Recurrent(Layer):
             x = x.astype(self.dtype)
         x_tm = x if self.time_major else x.transpose(1, 0, 2)  # (T, B, F)
         T, B = x_tm.shape[0], x_tm.shape[1]
-        mask_tm = None
-        if mask is not None:
-            if len(mask.shape) != 2 or mask.shape[0] != B or mask.shape[1] != T:
-                raise InputError(
-                    f"layer {self.name!r} ({self.kind}): the mask must have shape (B, T) = ({B}, {T}), "
-                    f"got {tuple(mask.shape)}"
-                )
-            mask_tm = mask.T[:, :, None].astype(bool)  # (T, B, 1)
+        mask_tm = time_major_mask(mask, B, T, f"layer {self.name!r} ({self.kind})")  # (T, B, 1) or None
         states = self._initial_states(initial_state, B, x_tm)
         if self.go_backwards:
             x_tm = x_tm[::-1]  # (T, B, F)

@@ -120,7 +120,9 @@ def _validation(model: Any, validation_data: Any) -> Data | None:
     if validation_data is None:
         return None
     if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
-        raise ConfigError("fit: validation_data must be (x, y) or (x, y, mask)")
+        got = (f"a {type(validation_data).__name__} of {len(validation_data)} items"
+               if isinstance(validation_data, (tuple, list)) else type(validation_data).__name__)
+        raise ConfigError(f"fit: validation_data must be (x, y) or (x, y, mask), got {got}")
     return prepare(model, *validation_data, prefix="validation ")
 
 
