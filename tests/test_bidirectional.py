@@ -379,3 +379,11 @@ def test_dropout_in_training_needs_rng():
     bi = Bidirectional(SimpleRNN(H, dropout=0.5, name="r"))
     with pytest.raises(ConfigError, match=r"'forward_r' \(simple_rnn\) uses dropout in training: pass rng="):
         bi.forward(np.zeros((B, T, F), dtype=np.float32), training=True)
+
+
+def test_errors_name_the_wrapper_the_user_named():
+    bi = Bidirectional(SimpleRNN(3), name="bi")
+    bi.build((2, 4, 2), np.random.default_rng(0))
+    with pytest.raises(InputError, match=r"^in Bidirectional 'bi': layer 'forward_.*' \(simple_rnn\): the mask must "
+                                         r"have shape \(B, T\) = \(2, 4\), got \(2, 5\)"):
+        bi.forward(np.zeros((2, 4, 2), np.float32), mask=np.ones((2, 5), bool))

@@ -162,8 +162,13 @@ class Bidirectional(Layer):
         with None), as Keras. Then the cache."""
         self.ensure_built(x, rng)
         init_fw, init_bw = self._split_states(initial_state)
-        out_fw, cache_fw = self.forward_layer.forward(x, mask=mask, initial_state=init_fw, training=training, rng=rng)
-        out_bw, cache_bw = self.backward_layer.forward(x, mask=mask, initial_state=init_bw, training=training, rng=rng)
+        try:
+            out_fw, cache_fw = self.forward_layer.forward(x, mask=mask, initial_state=init_fw, training=training,
+                                                          rng=rng)
+            out_bw, cache_bw = self.backward_layer.forward(x, mask=mask, initial_state=init_bw, training=training,
+                                                           rng=rng)
+        except InputError as error:  # say which wrapper the user named, not only its inner copy
+            raise InputError(f"in Bidirectional {self.name!r}: {error}") from None
         states: list = []
         if self.return_state:
             y_fw, *states_fw = out_fw
