@@ -13,14 +13,17 @@ from typing import Any, Callable, Iterable, Iterator
 import numpy as np
 
 
+# ``np.zeros(shape, like=x)`` turns ``shape`` into ints before it dispatches on ``like``, so a
+# symbolic shape could not pass; ``*_like(x, shape=...)`` dispatches first. order="C" keeps
+# buffers contiguous whatever the layout of ``like``.
 def zeros(shape: tuple, like: Any, dtype: Any = None) -> Any:
     """An array of zeros of ``shape`` of the same kind (numpy or symbolic) as ``like``."""
-    return np.zeros(shape, dtype=like.dtype if dtype is None else dtype, like=like)
+    return np.zeros_like(like, dtype=like.dtype if dtype is None else dtype, order="C", shape=shape)
 
 
 def empty(shape: tuple, like: Any, dtype: Any = None) -> Any:
     """An uninitialised array of ``shape`` of the same kind as ``like`` (for preallocated buffers)."""
-    return np.empty(shape, dtype=like.dtype if dtype is None else dtype, like=like)
+    return np.empty_like(like, dtype=like.dtype if dtype is None else dtype, order="C", shape=shape)
 
 
 def _concrete_steps(length: Any, reverse: bool = False) -> Iterable[Any]:

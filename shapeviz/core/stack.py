@@ -7,7 +7,7 @@ from typing import Any, NamedTuple, Sequence
 
 import numpy as np
 
-from shapeviz.core.backend import timesteps, zeros
+from shapeviz.core.backend import empty, timesteps, zeros
 from shapeviz.core.layer import Layer
 from shapeviz.core.recurrent import Recurrent
 from shapeviz.errors import ConfigError
@@ -60,7 +60,7 @@ def run_stack_backward(layers: Sequence[Recurrent], dhs: Any, dfinals: Sequence[
 
 
 class DecodeCache(NamedTuple):
-    steps: list  # per step (stack caches, head cache)
+    steps: list  # per step visited, (t, stack caches, head cache)
     feedback: bool
 
 
@@ -71,13 +71,16 @@ def decode(layers: Sequence[Recurrent], head: Layer, first: Any, states0: Sequen
     previous output. Returns (y (B, steps, V), cache, final states per layer)."""
     states = list(states0)
     x_t = first  # (B, F)
-    ys, step_caches = [], []
+    y = None
+    step_caches = []
     for t in timesteps(steps):
         top, states, stack_caches = run_stack(layers, x_t[None], None, states, training, rng, init_rng, dtype)
         head.ensure_built(top[0], init_rng, dtype)
         y_t, head_cache = head.forward(top[0], training=training, rng=rng)  # (B, V)
-        ys.append(y_t)
-        step_caches.append((stack_caches, head_cache))
+        if y is None:
+            y = empty((y_t.shape[0], steps, y_t.shape[1]), like=y_t)  # (B, steps, V)
+        y[:, t] = y_t
+        step_caches.append((t, stack_caches, head_cache))
         if feedback:
             if y_t.shape[-1] != first.shape[-1]:
                 raise ConfigError(
@@ -87,19 +90,16 @@ def decode(layers: Sequence[Recurrent], head: Layer, first: Any, states0: Sequen
             x_t = y_t
         else:
             x_t = zeros(first.shape, like=first)  # (B, F): the empty input after step 0
-    y = np.stack(ys, axis=1)  # (B, steps, V)
     return y, DecodeCache(step_caches, feedback), states
 
 
 def decode_backward(layers: Sequence[Recurrent], head: Layer, dy: Any, cache: DecodeCache,
                     dfinals: Sequence[Any] | None = None) -> tuple[Any, list]:
     """BPTT through ``decode``. Args: dy: (B, steps, V). Returns (d first (B, F), per layer d states0)."""
-    n = len(cache.steps)
     dstates: list = list(dfinals) if dfinals is not None else [None] * len(layers)
     dfeed = None
     dx_t = None
-    for t in range(n - 1, -1, -1):
-        stack_caches, head_cache = cache.steps[t]
+    for t, stack_caches, head_cache in reversed(cache.steps):
         dy_t = dy[:, t]  # (B, V)
         if dfeed is not None:
             dy_t = dy_t + dfeed

@@ -1,0 +1,778 @@
+"""A symbolic array: a shape of dims and a dtype, no values, run through numpy's protocols.
+
+``SymArray`` implements ``__array_ufunc__`` and ``__array_function__``, so the core's
+unchanged code (ufuncs with broadcasting and ``out=``, matmul, slicing, reshape,
+concatenate, reductions, ``where``, creation with ``like=``, ``take``, ``add.at``) runs on it
+and computes shapes instead of numbers. Every mismatch raises :class:`ShapeError` with the
+operation, the operands and their shapes; the active trace adds where it happened.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Iterable, Sequence
+
+import numpy as np
+
+from shapeviz.errors import ShapeError
+from shapeviz.trace import context
+from shapeviz.trace.dims import Dim, DimLike, product, shape_str
+
+Shape = tuple  # of int | Dim
+
+
+def norm(d: DimLike) -> int | Dim:
+    """A dim as users see it: a plain int when constant, else the Dim."""
+    dim = Dim.of(d)
+    return dim.value if dim.is_const else dim  # type: ignore[return-value]
+
+
+def norm_shape(shape: Iterable[DimLike]) -> Shape:
+    if isinstance(shape, (int, np.integer, Dim)):
+        shape = (shape,)
+    return tuple(norm(d) for d in shape)
+
+
+def shape_of(x: Any) -> Shape:
+    if isinstance(x, SymArray):
+        return x.shape
+    return tuple(np.shape(x))
+
+
+def dtype_of(x: Any) -> Any:
+    if isinstance(x, (SymArray, np.ndarray, np.generic)):
+        return x.dtype
+    if isinstance(x, Dim):
+        return 1  # a size is an int: a weak Python scalar in promotion
+    return x  # a Python scalar: numpy's weak-scalar promotion applies (NEP 50)
+
+
+def name_of(x: Any) -> str:
+    if isinstance(x, SymArray):
+        return x.name or "an intermediate"
+    ctx = context.current()
+    if isinstance(x, np.ndarray) and ctx is not None:
+        base = x if x.base is None else x.base
+        for arr in (x, base):
+            if id(arr) in ctx.param_names:
+                return ctx.param_names[id(arr)]
+    if isinstance(x, np.ndarray):
+        return "an array"
+    return repr(x)
+
+
+def _fail(message: str, op: str, operands: Sequence[Any], dim: str | None = None, expected: Any = None,
+          actual: Any = None, hint: str | None = None) -> ShapeError:
+    ctx = context.current()
+    shapes = [shape_of(o) for o in operands]
+    involved: list[Any] = [d for s in shapes for d in s]
+    return ShapeError(
+        message,
+        layer=ctx.layer_path if ctx else None,
+        timestep=ctx.timestep if ctx else None,
+        phase=ctx.phase if ctx else None,
+        op=op,
+        operands=[(name_of(o), shape_str(s)) for o, s in zip(operands, shapes)],
+        dim=dim,
+        expected=None if expected is None else str(expected),
+        actual=None if actual is None else str(actual),
+        provenance=ctx.provenance(*involved) if ctx else {},
+        hint=hint,
+    )
+
+
+def same(a: DimLike, b: DimLike, where: str) -> bool:
+    """Whether two sizes agree (binding a free name that meets a number, inside a trace)."""
+    ctx = context.current()
+    if ctx is not None:
+        return ctx.unify(a, b, where)
+    return Dim.of(a) == Dim.of(b)
+
+
+def is_one(d: DimLike) -> bool:
+    return Dim.of(d) == 1
+
+
+def broadcast_shapes(op: str, operands: Sequence[Any]) -> Shape:
+    """numpy's broadcasting over the operands' shapes; a ShapeError names the clash."""
+    shapes = [shape_of(o) for o in operands]
+    ndim = max((len(s) for s in shapes), default=0)
+    out: list[Any] = []
+    for axis in range(-ndim, 0):
+        size: Any = 1
+        owner = None
+        for o, s in zip(operands, shapes):
+            if len(s) < -axis:
+                continue
+            d = s[axis]
+            if is_one(d):
+                continue
+            if is_one(size):
+                size, owner = d, o
+            elif not same(size, d, f"{_here()} ({op}, axis {axis})"):
+                raise _fail(
+                    f"cannot broadcast {name_of(owner)} {shape_str(shape_of(owner))} with {name_of(o)} "
+                    f"{shape_str(s)}: axis {axis} is {size} in one and {d} in the other",
+                    op, operands, dim=f"axis {axis}", expected=size, actual=d)
+        out.append(size)
+    return norm_shape(out)
+
+
+def _here() -> str:
+    ctx = context.current()
+    return ctx.here() if ctx else "an operation"
+
+
+def matmul_shape(a: Any, b: Any, op: str = "matmul") -> Shape:
+    sa, sb = shape_of(a), shape_of(b)
+    if not sa or not sb:
+        raise _fail("matmul needs arrays of rank 1 or more", op, [a, b])
+    va = sa if len(sa) > 1 else (1,) + sa
+    vb = sb if len(sb) > 1 else sb + (1,)
+    k1, k2 = va[-1], vb[-2]
+    if not same(k1, k2, f"{_here()} ({op} inner axis)"):
+        raise _fail(
+            f"matmul of {name_of(a)} {shape_str(sa)} @ {name_of(b)} {shape_str(sb)}: the inner sizes differ, "
+            f"{k1} (last axis of the left) and {k2} (first axis of the right)",
+            op, [a, b], dim="inner axis", expected=k1, actual=k2)
+    batch = broadcast_shapes(op, [SymArray(va[:-2], np.float64), SymArray(vb[:-2], np.float64)])
+    out = batch + (va[-2], vb[-1])
+    if len(sa) == 1:
+        out = out[:-2] + out[-1:]
+    if len(sb) == 1:
+        out = out[:-1]
+    return norm_shape(out)
+
+
+def _result_dtype(ufunc: np.ufunc, inputs: Sequence[Any]) -> Any:
+    probes = []
+    for x in inputs:
+        dt = dtype_of(x)
+        probes.append(np.empty((0,), dtype=dt) if isinstance(dt, np.dtype) else dt)
+    try:
+        with np.errstate(all="ignore"):
+            res = ufunc(*probes)
+    except TypeError as error:
+        raise TypeError(f"{ufunc.__name__} on dtypes {[str(dtype_of(x)) for x in inputs]}: {error}") from None
+    if isinstance(res, tuple):
+        return [np.asarray(r).dtype for r in res]
+    return np.asarray(res).dtype
+
+
+def _norm_axis(axis: int, ndim: int, op: str, a: Any) -> int:
+    if not -ndim <= axis < max(ndim, 1):
+        raise _fail(f"axis {axis} is out of bounds for an array of rank {ndim}", op, [a])
+    return axis % ndim if ndim else 0
+
+
+def reduce_shape(shape: Shape, axis: Any, keepdims: bool, op: str, a: Any) -> Shape:
+    ndim = len(shape)
+    if axis is None:
+        axes = set(range(ndim))
+    else:
+        axes = {_norm_axis(ax, ndim, op, a) for ax in (axis if isinstance(axis, tuple) else (axis,))}
+    if keepdims:
+        return tuple(1 if i in axes else d for i, d in enumerate(shape))
+    return tuple(d for i, d in enumerate(shape) if i not in axes)
+
+
+def slice_length(n: DimLike, s: slice, op: str, a: Any) -> Any:
+    """The length of ``s`` applied to an axis of size ``n`` (numpy's clamping where decidable)."""
+    dim = Dim.of(n)
+    if dim.is_const:
+        return len(range(*s.indices(dim.value)))  # type: ignore[arg-type]
+    step = 1 if s.step is None else s.step
+    if step not in (1, -1):
+        raise _fail(f"slicing a symbolic axis of size {dim} with step {step} is not supported", op, [a])
+
+    def bound(v: Any, default: Any) -> Dim:
+        if v is None:
+            return Dim.of(default)
+        v = Dim.of(v)
+        return dim + v if (v.is_const and v.value < 0) else v  # type: ignore[operator]
+
+    if step == 1:
+        start, stop = bound(s.start, 0), bound(s.stop, dim)
+        return norm(stop - start)
+    if s.start is None and s.stop is None:
+        return norm(dim)
+    raise _fail(f"slicing a symbolic axis of size {dim} backwards with bounds is not supported", op, [a])
+
+
+class SymArray(np.lib.mixins.NDArrayOperatorsMixin):
+    """An array with a symbolic shape and a dtype, and no values.
+
+    Args:
+        shape: ints and :class:`Dim` s (``(Dim.sym("B"), Dim.sym("T"), 2)``).
+        dtype: a numpy dtype.
+        name: how errors and records call it (``"x"``, ``"h_{t-1}"``).
+    """
+
+    __array_priority__ = 1000
+
+    def __init__(self, shape: Iterable[DimLike], dtype: Any = np.float64, name: str | None = None,
+                 base: "SymArray | None" = None) -> None:
+        self.shape: Shape = norm_shape(shape)
+        self.dtype = np.dtype(dtype)
+        self.name = name
+        self.base = base  # the SymArray this one is a view of (for memory accounting)
+
+    # -- attributes ---------------------------------------------------------------------
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    @property
+    def size(self) -> Any:
+        return norm(product(self.shape))
+
+    @property
+    def itemsize(self) -> int:
+        return self.dtype.itemsize
+
+    @property
+    def nbytes(self) -> Any:
+        return norm(product(self.shape) * self.dtype.itemsize)
+
+    @property
+    def T(self) -> "SymArray":
+        return self.transpose()
+
+    def __repr__(self) -> str:
+        label = f"{self.name} " if self.name else ""
+        return f"SymArray({label}{shape_str(self.shape)}, {self.dtype})"
+
+    def _view(self, shape: Iterable[DimLike], dtype: Any = None) -> "SymArray":
+        return SymArray(shape, self.dtype if dtype is None else dtype, base=self if self.base is None else self.base)
+
+    # -- refusing values ----------------------------------------------------------------
+    def _no_values(self, what: str) -> TypeError:
+        return TypeError(
+            f"{what} of a symbolic array {shape_str(self.shape)}: it has a shape but no values; code run by the "
+            "tracer must not branch on array values (put value checks behind an isinstance(x, np.ndarray) test)"
+        )
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        raise self._no_values("converting to a numpy array")
+
+    def __bool__(self) -> bool:
+        raise self._no_values("the truth value")
+
+    def __float__(self) -> float:
+        raise self._no_values("float()")
+
+    def __int__(self) -> int:
+        raise self._no_values("int()")
+
+    def __index__(self) -> int:
+        raise self._no_values("using as an index")
+
+    def __iter__(self) -> Any:
+        raise self._no_values("iterating over the values")
+
+    def __len__(self) -> int:
+        if not self.shape:
+            raise TypeError("len() of a 0-d symbolic array")
+        first = Dim.of(self.shape[0])
+        if not first.is_const:
+            raise TypeError(f"len() of a symbolic axis of size {first}")
+        return first.value  # type: ignore[return-value]
+
+    def item(self, *args: Any) -> Any:
+        raise self._no_values("item()")
+
+    def tolist(self) -> Any:
+        raise self._no_values("tolist()")
+
+    # -- methods ------------------------------------------------------------------------
+    def reshape(self, *shape: Any, order: str = "C") -> "SymArray":
+        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+            shape = tuple(shape[0])
+        total = product(self.shape)
+        known = [d for d in shape if not (isinstance(d, int) and d == -1)]
+        if len(known) < len(shape) - 1:
+            raise _fail("reshape can infer only one axis (-1)", "reshape", [self])
+        new = list(shape)
+        if len(known) < len(shape):
+            ctx = context.current()
+            resolved_total = ctx.resolve(total) if ctx else total
+            resolved_known = ctx.resolve(product(known)) if ctx else product(known)
+            inferred = resolved_total.exact_div(resolved_known)
+            if inferred is None:
+                raise _fail(f"cannot reshape {shape_str(self.shape)} into {_fmt_req(shape)}: {total} elements are not "
+                            f"a whole multiple of {product(known)}", "reshape", [self],
+                            expected=f"a multiple of {product(known)}", actual=total)
+            new[new.index(-1)] = inferred
+        if not same(product(new), total, f"{_here()} (reshape)"):
+            raise _fail(f"cannot reshape {shape_str(self.shape)} ({total} elements) into {shape_str(new)} "
+                        f"({product(new)} elements)", "reshape", [self], dim="element count",
+                        expected=total, actual=product(new))
+        return self._view(new)
+
+    def transpose(self, *axes: Any) -> "SymArray":
+        if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
+            axes = tuple(axes[0])
+        if not axes:
+            axes = tuple(range(self.ndim))[::-1]
+        if sorted(_norm_axis(a, self.ndim, "transpose", self) for a in axes) != list(range(self.ndim)):
+            raise _fail(f"transpose axes {axes} do not match an array of rank {self.ndim}", "transpose", [self])
+        return self._view(tuple(self.shape[a] for a in axes))
+
+    def astype(self, dtype: Any, copy: bool = True, **_: Any) -> "SymArray":
+        return SymArray(self.shape, dtype) if copy or np.dtype(dtype) != self.dtype else self
+
+    def copy(self, order: str = "C") -> "SymArray":
+        return SymArray(self.shape, self.dtype)
+
+    def fill(self, value: Any) -> None:
+        return None
+
+    def sum(self, axis: Any = None, dtype: Any = None, keepdims: bool = False, **_: Any) -> "SymArray":
+        return _reduction(self, axis, keepdims, dtype or _sum_dtype(self.dtype), "sum")
+
+    def mean(self, axis: Any = None, dtype: Any = None, keepdims: bool = False, **_: Any) -> "SymArray":
+        dt = dtype or (self.dtype if self.dtype.kind == "f" else np.float64)
+        return _reduction(self, axis, keepdims, dt, "mean")
+
+    def max(self, axis: Any = None, keepdims: bool = False, **_: Any) -> "SymArray":
+        return _reduction(self, axis, keepdims, self.dtype, "max")
+
+    def min(self, axis: Any = None, keepdims: bool = False, **_: Any) -> "SymArray":
+        return _reduction(self, axis, keepdims, self.dtype, "min")
+
+    def any(self, axis: Any = None, keepdims: bool = False, **_: Any) -> "SymArray":
+        return _reduction(self, axis, keepdims, np.bool_, "any")
+
+    def all(self, axis: Any = None, keepdims: bool = False, **_: Any) -> "SymArray":
+        return _reduction(self, axis, keepdims, np.bool_, "all")
+
+    def squeeze(self, axis: Any = None) -> "SymArray":
+        return _squeeze(self, axis)
+
+    # -- indexing -----------------------------------------------------------------------
+    def __getitem__(self, key: Any) -> "SymArray":
+        return self._view(index_shape(self, key))
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        target = index_shape(self, key)
+        vshape = shape_of(value)
+        if len(vshape) > len(target):
+            raise _fail(f"cannot assign {name_of(value)} {shape_str(vshape)} into {shape_str(target)} "
+                        f"(a part of {name_of(self)} {shape_str(self.shape)})", "assignment", [self, value],
+                        expected=shape_str(target), actual=shape_str(vshape))
+        for axis in range(-len(vshape), 0) if vshape else ():
+            d = vshape[axis]
+            if not is_one(d) and not same(target[axis], d, f"{_here()} (assignment)"):
+                raise _fail(f"cannot assign {name_of(value)} {shape_str(vshape)} into {shape_str(target)} "
+                            f"(a part of {name_of(self)} {shape_str(self.shape)}): axis {axis} is {d}, "
+                            f"expected {target[axis]}", "assignment", [self, value], dim=f"axis {axis}",
+                            expected=target[axis], actual=d)
+
+    # -- the protocols ------------------------------------------------------------------
+    def __array_ufunc__(self, ufunc: np.ufunc, method: str, *inputs: Any, **kwargs: Any) -> Any:
+        out = kwargs.pop("out", None)
+        kwargs.pop("where", None)
+        op = ufunc.__name__ if method == "__call__" else f"{ufunc.__name__}.{method}"
+        if method == "__call__":
+            if ufunc is np.matmul:
+                shape = matmul_shape(inputs[0], inputs[1])
+            else:
+                shape = broadcast_shapes(op, inputs)
+            dtype = _result_dtype(ufunc, inputs)
+            if kwargs.get("dtype") is not None:
+                dtype = np.dtype(kwargs["dtype"])
+        elif method == "reduce":
+            a = inputs[0]
+            shape = reduce_shape(shape_of(a), kwargs.get("axis", 0), kwargs.get("keepdims", False), op, a)
+            dtype = _result_dtype(ufunc, (a, a))
+        elif method == "at":
+            a, indices = inputs[0], inputs[1]
+            target = index_shape(a, indices)
+            if len(inputs) > 2:
+                broadcast_shapes(op, [SymArray(target, np.float64, name=f"{name_of(a)}[indices]"), inputs[2]])
+                ctx = context.current()
+                if ctx is not None and ctx.on_grad is not None and isinstance(a, np.ndarray):
+                    ctx.on_grad(name_of(a), a, inputs[2])
+            return None
+        else:
+            raise TypeError(f"the tracer does not support {op}")
+        if out is None:
+            if isinstance(dtype, list):
+                return tuple(SymArray(shape, d) for d in dtype)
+            return SymArray(shape, dtype)
+        outs = out if isinstance(out, tuple) else (out,)
+        for o in outs:
+            oshape = shape_of(o)
+            full = broadcast_shapes(op, [SymArray(shape, np.float64, name="the result"), o])
+            if len(full) != len(oshape) or not all(same(x, y, f"{_here()} ({op} out=)") for x, y in zip(full, oshape)):
+                raise _fail(f"{op} writes a result of shape {shape_str(shape)} into {name_of(o)} "
+                            f"{shape_str(oshape)}", op, list(inputs) + [o], expected=shape_str(oshape),
+                            actual=shape_str(shape))
+            ctx = context.current()
+            if isinstance(o, np.ndarray) and ctx is not None and ctx.on_grad is not None:
+                ctx.on_grad(name_of(o), o, SymArray(shape, np.float64))
+        return out[0] if isinstance(out, tuple) and len(out) == 1 else out
+
+    def __array_function__(self, func: Callable, types: Any, args: Any, kwargs: Any) -> Any:
+        impl = HANDLED.get(func)
+        if impl is None:
+            raise TypeError(
+                f"the tracer does not support np.{func.__name__} yet: the core may use only the numpy "
+                "functions symbolic arrays implement (see shapeviz.trace.symarray.HANDLED)"
+            )
+        return impl(*args, **kwargs)
+
+
+def _fmt_req(shape: Sequence[Any]) -> str:
+    return "(" + ", ".join(str(d) for d in shape) + ")"
+
+
+def _sum_dtype(dt: np.dtype) -> np.dtype:
+    if dt.kind in "biu":
+        return np.dtype(np.int64)
+    return dt
+
+
+def _reduction(a: Any, axis: Any, keepdims: bool, dtype: Any, op: str) -> SymArray:
+    return SymArray(reduce_shape(shape_of(a), axis, keepdims, op, a), dtype)
+
+
+def _squeeze(a: Any, axis: Any) -> SymArray:
+    shape = shape_of(a)
+    if axis is None:
+        return SymArray(tuple(d for d in shape if not is_one(d)), dtype_of(a))
+    axes = {_norm_axis(ax, len(shape), "squeeze", a) for ax in (axis if isinstance(axis, tuple) else (axis,))}
+    for ax in axes:
+        if not is_one(shape[ax]):
+            raise _fail(f"cannot squeeze axis {ax} of size {shape[ax]}", "squeeze", [a])
+    return SymArray(tuple(d for i, d in enumerate(shape) if i not in axes), dtype_of(a))
+
+
+def index_shape(a: Any, key: Any) -> Shape:
+    """The shape of ``a[key]`` for ints, dims, slices, None, Ellipsis and one integer index array."""
+    shape = shape_of(a)
+    keys = key if isinstance(key, tuple) else (key,)
+    n_real = sum(1 for k in keys if k is not None and k is not Ellipsis)
+    if n_real > len(shape):
+        raise _fail(f"too many indices ({n_real}) for {name_of(a)} {shape_str(shape)} of rank {len(shape)}",
+                    "indexing", [a])
+    if any(k is Ellipsis for k in keys):
+        i = next(i for i, k in enumerate(keys) if k is Ellipsis)
+        keys = keys[:i] + (slice(None),) * (len(shape) - n_real) + keys[i + 1:]
+    out: list[Any] = []
+    axis = 0
+    advanced: list[tuple[int, Shape]] = []
+    for k in keys:
+        if k is None:
+            out.append(1)
+            continue
+        if axis >= len(shape):
+            raise _fail(f"too many indices for {name_of(a)} {shape_str(shape)}", "indexing", [a])
+        if isinstance(k, slice):
+            out.append(slice_length(shape[axis], k, "indexing", a))
+        elif isinstance(k, (int, np.integer, Dim)):
+            kd = Dim.of(k)
+            if kd.is_const and Dim.of(shape[axis]).is_const and not -shape[axis] <= kd.value < shape[axis]:
+                raise _fail(f"index {kd.value} is out of bounds for axis {axis} of size {shape[axis]}", "indexing",
+                            [a])
+        elif isinstance(k, (SymArray, np.ndarray, list)):
+            ishape = shape_of(k) if not isinstance(k, list) else (len(k),)
+            if np.dtype(dtype_of(k) if not isinstance(k, list) else np.asarray(k).dtype) == np.bool_:
+                raise _fail("boolean-mask indexing has a value-dependent size; the tracer cannot follow it",
+                            "indexing", [a])
+            advanced.append((len(out), ishape))
+            out.append(None)  # placeholder
+        else:
+            raise _fail(f"unsupported index {k!r}", "indexing", [a])
+        axis += 1
+    out.extend(shape[axis:])
+    if advanced:
+        if len(advanced) > 1:
+            raise _fail("the tracer supports one integer index array per indexing", "indexing", [a])
+        pos, ishape = advanced[0]
+        out = out[:pos] + list(ishape) + out[pos + 1:]
+    return norm_shape(out)
+
+
+# -- numpy functions ---------------------------------------------------------------------
+HANDLED: dict[Callable, Callable] = {}
+
+
+def implements(*funcs: Callable) -> Callable:
+    def deco(impl: Callable) -> Callable:
+        for f in funcs:
+            HANDLED[f] = impl
+        return impl
+    return deco
+
+
+def _creation(default_dtype: Any) -> Callable:
+    def create(shape: Any, dtype: Any = None, order: str = "C", **_: Any) -> SymArray:
+        return SymArray(norm_shape(shape), default_dtype if dtype is None else dtype)
+    return create
+
+
+HANDLED[np.zeros] = _creation(np.float64)
+HANDLED[np.empty] = _creation(np.float64)
+HANDLED[np.ones] = _creation(np.float64)
+
+
+@implements(np.full)
+def _full(shape: Any, fill_value: Any, dtype: Any = None, **_: Any) -> SymArray:
+    return SymArray(norm_shape(shape), np.result_type(fill_value) if dtype is None else dtype)
+
+
+@implements(np.zeros_like, np.empty_like, np.ones_like)
+def _like(a: Any, dtype: Any = None, shape: Any = None, **_: Any) -> SymArray:
+    return SymArray(shape_of(a) if shape is None else norm_shape(shape), dtype_of(a) if dtype is None else dtype)
+
+
+@implements(np.full_like)
+def _full_like(a: Any, fill_value: Any, dtype: Any = None, shape: Any = None, **_: Any) -> SymArray:
+    return _like(a, dtype, shape)
+
+
+@implements(np.shape)
+def _shape(a: Any) -> Shape:
+    return shape_of(a)
+
+
+@implements(np.ndim)
+def _ndim(a: Any) -> int:
+    return len(shape_of(a))
+
+
+@implements(np.reshape)
+def _reshape(a: Any, shape: Any = None, order: str = "C", **kwargs: Any) -> SymArray:
+    shape = kwargs.get("newshape", shape)
+    return as_sym(a).reshape(shape)
+
+
+@implements(np.transpose)
+def _transpose(a: Any, axes: Any = None) -> SymArray:
+    return as_sym(a).transpose(*(axes or ()))
+
+
+@implements(np.ascontiguousarray, np.asanyarray)
+def _contiguous(a: Any, dtype: Any = None, **_: Any) -> Any:
+    return a if dtype is None else as_sym(a).astype(dtype)
+
+
+@implements(np.copy)
+def _copy(a: Any, **_: Any) -> SymArray:
+    return SymArray(shape_of(a), dtype_of(a))
+
+
+@implements(np.squeeze)
+def _np_squeeze(a: Any, axis: Any = None) -> SymArray:
+    return _squeeze(a, axis)
+
+
+@implements(np.expand_dims)
+def _expand_dims(a: Any, axis: Any) -> SymArray:
+    shape = list(shape_of(a))
+    axes = axis if isinstance(axis, tuple) else (axis,)
+    nd = len(shape) + len(axes)
+    for ax in sorted(a_ % nd for a_ in axes):
+        shape.insert(ax, 1)
+    return SymArray(shape, dtype_of(a))
+
+
+@implements(np.broadcast_to)
+def _broadcast_to(a: Any, shape: Any, **_: Any) -> SymArray:
+    target = SymArray(norm_shape(shape), dtype_of(a))
+    full = broadcast_shapes("broadcast_to", [a, target])
+    if len(full) != len(target.shape):
+        raise _fail(f"cannot broadcast {shape_str(shape_of(a))} to {shape_str(target.shape)}", "broadcast_to", [a])
+    return target
+
+
+def as_sym(a: Any) -> SymArray:
+    return a if isinstance(a, SymArray) else SymArray(np.shape(a), np.asarray(a).dtype)
+
+
+@implements(np.where)
+def _where(cond: Any, x: Any = None, y: Any = None) -> SymArray:
+    if x is None or y is None:
+        raise _fail("np.where(cond) returns value-dependent indices; the tracer cannot follow it", "where", [cond])
+    shape = broadcast_shapes("where", [cond, x, y])
+    return SymArray(shape, np.result_type(_probe(x), _probe(y)))
+
+
+def _probe(x: Any) -> Any:
+    dt = dtype_of(x)
+    return np.empty((0,), dt) if isinstance(dt, np.dtype) else dt
+
+
+@implements(np.concatenate)
+def _concatenate(arrays: Sequence[Any], axis: int = 0, out: Any = None, dtype: Any = None, **_: Any) -> SymArray:
+    arrays = list(arrays)
+    if not arrays:
+        raise ValueError("need at least one array to concatenate")
+    first = shape_of(arrays[0])
+    ax = _norm_axis(axis, len(first), "concatenate", arrays[0])
+    total: Any = 0
+    for a in arrays:
+        s = shape_of(a)
+        if len(s) != len(first):
+            raise _fail(f"concatenate along axis {axis}: {name_of(a)} {shape_str(s)} has rank {len(s)}, the first "
+                        f"array {shape_str(first)} rank {len(first)}", "concatenate", arrays)
+        for i, (d0, d) in enumerate(zip(first, s)):
+            if i != ax and not same(d0, d, f"{_here()} (concatenate)"):
+                raise _fail(f"concatenate along axis {axis}: axis {i} is {d0} in the first array and {d} in "
+                            f"{name_of(a)}", "concatenate", arrays, dim=f"axis {i}", expected=d0, actual=d)
+        total = Dim.of(total) + s[ax]
+    shape = list(first)
+    shape[ax] = total
+    dt = dtype or np.result_type(*[_probe(a) for a in arrays])
+    return SymArray(shape, dt)
+
+
+@implements(np.stack)
+def _stack(arrays: Sequence[Any], axis: int = 0, out: Any = None, **_: Any) -> SymArray:
+    arrays = list(arrays)
+    first = shape_of(arrays[0])
+    for a in arrays[1:]:
+        s = shape_of(a)
+        if len(s) != len(first) or not all(same(x, y, f"{_here()} (stack)") for x, y in zip(first, s)):
+            raise _fail(f"stack needs arrays of one shape, got {shape_str(first)} and {shape_str(s)}", "stack",
+                        arrays)
+    nd = len(first) + 1
+    ax = axis % nd
+    shape = list(first)
+    shape.insert(ax, len(arrays))
+    return SymArray(shape, np.result_type(*[_probe(a) for a in arrays]))
+
+
+@implements(np.split)
+def _split(a: Any, indices_or_sections: Any, axis: int = 0) -> list[SymArray]:
+    shape = list(shape_of(a))
+    ax = _norm_axis(axis, len(shape), "split", a)
+    if isinstance(indices_or_sections, (int, np.integer)):
+        n = int(indices_or_sections)
+        part = Dim.of(shape[ax]).exact_div(n)
+        if part is None:
+            raise _fail(f"cannot split axis {ax} of size {shape[ax]} into {n} equal parts", "split", [a])
+        shape[ax] = part
+        return [SymArray(shape, dtype_of(a)) for _ in range(n)]
+    bounds = [0, *indices_or_sections, shape[ax]]
+    parts = []
+    for lo, hi in zip(bounds[:-1], bounds[1:]):
+        s = list(shape)
+        s[ax] = norm(Dim.of(hi) - lo)
+        parts.append(SymArray(s, dtype_of(a)))
+    return parts
+
+
+def _reducer(dtype_rule: Callable[[Any], Any], name: str) -> Callable:
+    def reduce(a: Any, axis: Any = None, dtype: Any = None, out: Any = None, keepdims: bool = False,
+               **_: Any) -> SymArray:
+        res = _reduction(a, axis, keepdims, dtype or dtype_rule(dtype_of(a)), name)
+        return res
+    return reduce
+
+
+HANDLED[np.sum] = _reducer(lambda dt: _sum_dtype(np.dtype(dt)), "sum")
+HANDLED[np.mean] = _reducer(lambda dt: np.dtype(dt) if np.dtype(dt).kind == "f" else np.dtype(np.float64), "mean")
+HANDLED[np.max] = _reducer(lambda dt: dt, "max")
+HANDLED[np.amax] = HANDLED[np.max]
+HANDLED[np.min] = _reducer(lambda dt: dt, "min")
+HANDLED[np.amin] = HANDLED[np.min]
+HANDLED[np.any] = _reducer(lambda dt: np.bool_, "any")
+HANDLED[np.all] = _reducer(lambda dt: np.bool_, "all")
+HANDLED[np.count_nonzero] = _reducer(lambda dt: np.int64, "count_nonzero")
+
+
+@implements(np.argmax, np.argmin)
+def _argmax(a: Any, axis: Any = None, out: Any = None, keepdims: bool = False, **_: Any) -> SymArray:
+    return _reduction(a, axis, keepdims, np.int64, "argmax")
+
+
+@implements(np.clip)
+def _clip(a: Any, a_min: Any = None, a_max: Any = None, out: Any = None, **kwargs: Any) -> Any:
+    shape = broadcast_shapes("clip", [x for x in (a, a_min, a_max) if x is not None])
+    res = SymArray(shape, dtype_of(a))
+    return res if out is None else out
+
+
+@implements(np.take)
+def _take(a: Any, indices: Any, axis: Any = None, out: Any = None, mode: str = "raise") -> Any:
+    if axis is None:
+        shape = shape_of(indices)
+    else:
+        ashape = shape_of(a)
+        ax = _norm_axis(axis, len(ashape), "take", a)
+        shape = norm_shape(ashape[:ax] + shape_of(indices) + ashape[ax + 1:])
+    if dtype_of(indices) is not None and isinstance(dtype_of(indices), np.dtype) and dtype_of(indices).kind not in "iu":
+        raise _fail(f"take needs integer indices, got {name_of(indices)} of dtype {dtype_of(indices)}", "take",
+                    [a, indices], expected="integer ids", actual=str(dtype_of(indices)))
+    res = SymArray(shape, dtype_of(a))
+    if out is not None:
+        oshape = shape_of(out)
+        if len(oshape) != len(shape) or not all(same(x, y, f"{_here()} (take out=)") for x, y in zip(shape, oshape)):
+            raise _fail(f"take writes {shape_str(shape)} into {shape_str(oshape)}", "take", [a, indices, out])
+        return out
+    return res
+
+
+@implements(np.copyto)
+def _copyto(dst: Any, src: Any, casting: str = "same_kind", where: Any = True) -> None:
+    operands = [dst, src] + ([where] if where is not True else [])
+    full = broadcast_shapes("copyto", operands)
+    if len(full) != len(shape_of(dst)):
+        raise _fail(f"copyto cannot write {shape_str(shape_of(src))} into {shape_str(shape_of(dst))}", "copyto",
+                    operands)
+
+
+@implements(np.result_type)
+def _result_type(*arrays_and_dtypes: Any) -> Any:
+    return np.result_type(*[_probe(a) if isinstance(a, SymArray) else a for a in arrays_and_dtypes])
+
+
+@implements(np.isfinite, np.isnan)
+def _isfinite(a: Any, *args: Any, **kwargs: Any) -> SymArray:  # pragma: no cover - ufuncs reach __array_ufunc__
+    return SymArray(shape_of(a), np.bool_)
+
+
+@implements(np.dot)
+def _dot(a: Any, b: Any, out: Any = None) -> Any:
+    return SymArray(matmul_shape(a, b, "dot"), np.result_type(_probe(a), _probe(b)))
+
+
+@implements(np.linalg.norm)
+def _norm(x: Any, ord: Any = None, axis: Any = None, keepdims: bool = False) -> SymArray:
+    return _reduction(x, axis, keepdims, dtype_of(x) if np.dtype(dtype_of(x)).kind == "f" else np.float64, "norm")
+
+
+__all__ = ["SymArray", "HANDLED", "norm", "norm_shape", "shape_of", "broadcast_shapes", "matmul_shape",
+           "index_shape"]
+
+
+def _along_axis_shape(arr: Any, indices: Any, axis: int, op: str) -> Shape:
+    ashape, ishape = shape_of(arr), shape_of(indices)
+    if len(ashape) != len(ishape):
+        raise _fail(f"{op}: the indices {shape_str(ishape)} must have the rank of the array {shape_str(ashape)}", op,
+                    [arr, indices])
+    ax = _norm_axis(axis, len(ashape), op, arr)
+    out = []
+    for i, (a, b) in enumerate(zip(ashape, ishape)):
+        if i == ax:
+            out.append(b)
+        elif is_one(b):
+            out.append(a)
+        elif is_one(a) or same(a, b, f"{_here()} ({op})"):
+            out.append(b)
+        else:
+            raise _fail(f"{op}: axis {i} is {a} in the array and {b} in the indices", op, [arr, indices],
+                        dim=f"axis {i}", expected=a, actual=b)
+    return norm_shape(out)
+
+
+@implements(np.take_along_axis)
+def _take_along_axis(arr: Any, indices: Any, axis: int = -1) -> SymArray:
+    return SymArray(_along_axis_shape(arr, indices, axis, "take_along_axis"), dtype_of(arr))
+
+
+@implements(np.put_along_axis)
+def _put_along_axis(arr: Any, indices: Any, values: Any, axis: int) -> None:
+    target = _along_axis_shape(arr, indices, axis, "put_along_axis")
+    broadcast_shapes("put_along_axis", [SymArray(target, np.float64, name="the indexed positions"), values])
