@@ -38,7 +38,7 @@ def _concrete_mask(rng: np.random.Generator, shape: tuple, rate: float, like: An
     return mask
 
 
-_hooks: dict[str, Callable[..., Any]] = {"steps": _concrete_steps, "mask": _concrete_mask}
+_hooks: dict[str, Any] = {"steps": _concrete_steps, "mask": _concrete_mask, "record": None}
 
 
 def timesteps(length: Any, reverse: bool = False) -> Iterable[Any]:
@@ -55,9 +55,15 @@ def dropout_mask(rng: np.random.Generator, shape: tuple, rate: float, like: Any)
     return _hooks["mask"](rng, shape, rate, like)
 
 
+def recorder() -> Callable[[str, Any, dict], None] | None:
+    """The function a time loop reports each step's tensors to — ``rec(event, t, {name: array})``
+    — or None when nobody listens (a real run: the loop then does nothing extra)."""
+    return _hooks["record"]
+
+
 @contextmanager
 def override(**hooks: Callable[..., Any]) -> Iterator[None]:
-    """Temporarily replace hooks (``steps``, ``mask``); used by the tracer."""
+    """Temporarily replace hooks (``steps``, ``mask``, ``record``); used by the tracer."""
     unknown = set(hooks) - set(_hooks)
     if unknown:
         raise KeyError(f"unknown backend hooks: {sorted(unknown)}")

@@ -14,7 +14,7 @@ from typing import Any, NamedTuple, Sequence
 import numpy as np
 
 from shapeviz.core import initializers
-from shapeviz.core.backend import dropout_mask, empty, timesteps, zeros
+from shapeviz.core.backend import dropout_mask, empty, recorder, timesteps, zeros
 from shapeviz.core.layer import Layer, check_positive_int, check_rate
 from shapeviz.errors import ConfigError, InputError
 
@@ -196,12 +196,17 @@ class Recurrent(Layer):
             else:
                 buf[0] = s0
         bufs = self.alloc(T, B, xw)
+        rec = recorder()  # the tracer's listener, None in a real run
         for t in timesteps(T):
             self.step(t, xw, S, bufs, rdp)
             if mask_tm is not None:
                 m = mask_tm[t]  # (B, 1)
                 for buf in S:
                     buf[t + 1] = np.where(m, buf[t + 1], buf[t])  # (B, H): a masked step carries the state
+            if rec is not None:
+                rec("forward", t, {"x_t": xin[t], **{f"{n}_{{t-1}}": s[t] for n, s in zip(self.state_names, S)},
+                                   "z_t": xw[t], **{f"{n}_t": s[t + 1] for n, s in zip(self.state_names, S)},
+                                   "y_t": S[0][t + 1]})
         cache = RecurrentCache(xin, xw, S, bufs, dp, rdp, mask_tm, not self.time_major)
         return S[0][1:], [buf[T] for buf in S], cache
 
@@ -237,9 +242,13 @@ class Recurrent(Layer):
         dS = [zeros((B, H), like=xw) if d is None else d.astype(self.dtype, copy=True) for d in dfinal]
         dxw = empty(xw.shape, like=xw)  # (T, B, kH)
         drec = self.recurrent_grad_buffer(dxw)
+        rec = recorder()  # the tracer's listener, None in a real run
         for t in timesteps(T, reverse=True):
             if dhs is not None:
                 dS[0] = dS[0] + dhs[t]  # (B, H)
+            if rec is not None:
+                rec("backward", t, {**({"dy_t": dhs[t]} if dhs is not None else {}),
+                                    **{f"d{n}_t": d for n, d in zip(self.state_names, dS)}})
             if mask_tm is not None:
                 m = mask_tm[t]  # (B, 1)
                 carried = [np.where(m, 0.0, d) for d in dS]  # (B, H) each
@@ -248,6 +257,8 @@ class Recurrent(Layer):
                 dS = [a + b for a, b in zip(dprev, carried)]
             else:
                 dS = self.step_backward(t, dS, xw, S, bufs, rdp, dxw, drec)
+            if rec is not None:
+                rec("backward", t, {"dz_t": dxw[t], **{f"d{n}_{{t-1}}": d for n, d in zip(self.state_names, dS)}})
         # weight gradients: one big matmul each, after the loop
         kH = self.n_gates * H
         dxw2 = dxw.reshape(T * B, kH)  # (T*B, kH)
