@@ -19,30 +19,24 @@ class EmbeddingCache(NamedTuple):
 def scatter_add_rows(table: np.ndarray, ids: Any, rows: Any) -> None:
     """``table[ids[i]] += rows[i]`` for every i, repeated ids accumulating: ``np.add.at``'s semantics.
 
-    On real numpy arrays this groups the rows by id (``np.unique``) and sums each group with
-    one ``np.bincount`` over ``(group, column)`` cells, then adds the ``U`` distinct rows into
-    ``table`` — about 2x faster than ``np.add.at`` for a 20000 x 128 table and 32 x 80 ids (see
-    ``benchmarks/embedding_scatter_add.py``). Each id's rows are summed in input order in
-    float64 and the sum is then added to the table: into a zero float64 table that is
-    bit-identical to ``np.add.at``; otherwise it differs only by rounding (for float32 it is
-    the more accurate of the two). Anything else (the tracer's symbolic arrays) goes through
-    ``np.add.at``, which numpy dispatches to ``__array_ufunc__``.
+    On real numpy arrays this is ``np.add.at`` on the flattened table with one flat index per
+    entry (``id * E + column``): numpy's one-dimensional ``add.at`` path is 2-4x faster than its
+    row-wise one (see ``benchmarks/embedding_scatter_add.py``) and adds in the same order, so
+    the result is bit-identical. Anything else (the tracer's symbolic arrays, a non-contiguous
+    table) goes through the row-wise ``np.add.at``, which numpy dispatches to ``__array_ufunc__``.
 
     Args:
         table: (V, E) accumulated in place.
         ids: (N,) integer ids in [0, V).
         rows: (N, E) rows to add.
     """
-    if not (isinstance(ids, np.ndarray) and isinstance(rows, np.ndarray)):
+    if not (isinstance(ids, np.ndarray) and isinstance(rows, np.ndarray)
+            and isinstance(table, np.ndarray) and table.flags.c_contiguous):
         np.add.at(table, ids, rows)  # (V, E)
         return
     E = table.shape[1]
-    if ids.size == 0:
-        return
-    uniq, group = np.unique(ids, return_inverse=True)  # (U,), (N,)
-    cells = (group.reshape(-1, 1) * E + np.arange(E)).reshape(-1)  # (N*E,) flat (group, column) index
-    sums = np.bincount(cells, weights=rows.reshape(-1), minlength=uniq.size * E)  # (U*E,) float64
-    table[uniq] += sums.reshape(uniq.size, E).astype(table.dtype, copy=False)  # (U, E) distinct rows
+    cells = (ids.astype(np.intp).reshape(-1, 1) * E + np.arange(E)).reshape(-1)  # (N*E,) flat table indices
+    np.add.at(table.reshape(-1), cells, rows.reshape(-1))  # (V*E,) a view of the table
 
 
 class Embedding(Layer):
@@ -124,8 +118,11 @@ class Embedding(Layer):
         """Adds ``dy`` (B, T, E) into the rows of ``grads["embeddings"]`` named by the ids.
 
         Returns None: integer ids have no gradient."""
-        ids = cache.ids
+        ids = cache.ids  # (B, T)
         E = self.output_dim
+        if isinstance(dy, np.ndarray) and not dy.flags.c_contiguous and dy.transpose(1, 0, 2).flags.c_contiguous:
+            # a recurrent layer's time-major gradient: flatten it (T, B) first, without a copy
+            ids, dy = ids.T, dy.transpose(1, 0, 2)  # (T, B), (T, B, E)
         scatter_add_rows(self.grads["embeddings"], ids.reshape(-1), dy.reshape(-1, E))  # (V, E)
         return None
 
