@@ -12,6 +12,7 @@ from shapeviz.core.one_to_many import OneToMany
 from shapeviz.core.optimizers import SGD, Adagrad, Adam, RMSprop
 from shapeviz.core.sequential import Sequential
 from shapeviz.core.simple_rnn import SimpleRNN
+from shapeviz.tracing import Trace, trace
 from shapeviz.errors import CheckpointError, ConfigError, InputError, NonFiniteError, ShapeError, ShapeVizError
 
 __version__ = "0.1.0"
@@ -21,5 +22,6 @@ __all__ = [
     "Bidirectional", "Dense", "Dropout", "Embedding", "GRU", "LSTM", "Masking", "SimpleRNN",
     "Sequential", "OneToMany", "EncoderDecoder",
     "SGD", "Adagrad", "RMSprop", "Adam",
+    "trace", "Trace",
     "ShapeVizError", "ConfigError", "InputError", "CheckpointError", "NonFiniteError", "ShapeError",
 ]

@@ -38,7 +38,12 @@ def _concrete_mask(rng: np.random.Generator, shape: tuple, rate: float, like: An
     return mask
 
 
-_hooks: dict[str, Any] = {"steps": _concrete_steps, "mask": _concrete_mask, "record": None}
+def _concrete_revisit(visited: list) -> Iterable[Any]:
+    return reversed(visited)
+
+
+_hooks: dict[str, Any] = {"steps": _concrete_steps, "mask": _concrete_mask, "record": None,
+                          "revisit": _concrete_revisit}
 
 
 def timesteps(length: Any, reverse: bool = False) -> Iterable[Any]:
@@ -48,6 +53,12 @@ def timesteps(length: Any, reverse: bool = False) -> Iterable[Any]:
     symbolic ``T`` can be traced over a few representative steps instead of all of them.
     """
     return _hooks["steps"](length, reverse)
+
+
+def revisit(visited: list) -> Iterable[Any]:
+    """The steps a step-by-step loop visited, last first, for its backward pass. Each item starts
+    with its step index ``t``; going through this hook lets the tracer label the steps."""
+    return _hooks["revisit"](visited)
 
 
 def dropout_mask(rng: np.random.Generator, shape: tuple, rate: float, like: Any) -> Any:
@@ -63,7 +74,7 @@ def recorder() -> Callable[[str, Any, dict], None] | None:
 
 @contextmanager
 def override(**hooks: Callable[..., Any]) -> Iterator[None]:
-    """Temporarily replace hooks (``steps``, ``mask``, ``record``); used by the tracer."""
+    """Temporarily replace hooks (``steps``, ``mask``, ``record``, ``revisit``); used by the tracer."""
     unknown = set(hooks) - set(_hooks)
     if unknown:
         raise KeyError(f"unknown backend hooks: {sorted(unknown)}")

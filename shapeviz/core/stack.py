@@ -7,7 +7,7 @@ from typing import Any, NamedTuple, Sequence
 
 import numpy as np
 
-from shapeviz.core.backend import empty, timesteps, zeros
+from shapeviz.core.backend import empty, revisit, timesteps, zeros
 from shapeviz.core.layer import Layer
 from shapeviz.core.recurrent import Recurrent
 from shapeviz.errors import ConfigError
@@ -99,7 +99,7 @@ def decode_backward(layers: Sequence[Recurrent], head: Layer, dy: Any, cache: De
     dstates: list = list(dfinals) if dfinals is not None else [None] * len(layers)
     dfeed = None
     dx_t = None
-    for t, stack_caches, head_cache in reversed(cache.steps):
+    for t, stack_caches, head_cache in revisit(cache.steps):
         dy_t = dy[:, t]  # (B, V)
         if dfeed is not None:
             dy_t = dy_t + dfeed

@@ -96,7 +96,7 @@ class Dim:
         float64 array, or the plain number when the size is known."""
         if self.is_const:
             return float(self.value)  # type: ignore[arg-type]
-        from shapeviz.trace.symarray import SymArray  # dims are below arrays; import late
+        from shapeviz.tracing.symarray import SymArray  # dims are below arrays; import late
         return SymArray((), "float64", name=f"1*{self}")
 
     def _numeric(self, other: object) -> bool:
@@ -168,13 +168,22 @@ class Dim:
         return Dim.of(q)
 
     # -- comparisons and conversions ------------------------------------------------
+    def resolved(self) -> "Dim":
+        """This dim with the sizes the active trace has bound (names stay in shapes for display,
+        but a bound ``F`` is 2 wherever code compares it or needs a number)."""
+        if self.is_const:
+            return self
+        from shapeviz.tracing import context  # context imports dims: import late
+
+        ctx = context.current()
+        return self.substitute(ctx.values()) if ctx is not None else self
+
     def __eq__(self, other: object) -> bool:
-        if isinstance(other, Dim):
-            return self._terms == other._terms
         if isinstance(other, bool):
             return False
-        if hasattr(other, "__index__"):
-            return self.is_const and self.value == other.__index__()  # type: ignore[union-attr]
+        if isinstance(other, Dim) or hasattr(other, "__index__"):
+            a, b = self.resolved(), Dim.of(other).resolved()  # type: ignore[arg-type]
+            return a._terms == b._terms
         return NotImplemented
 
     def __ne__(self, other: object) -> bool:
@@ -185,16 +194,17 @@ class Dim:
         return self._hash
 
     def __index__(self) -> int:
-        if not self.is_const:
-            raise TypeError(f"dimension {self} has no size yet: bind {', '.join(sorted(self.names))} to a number")
-        return self.value  # type: ignore[return-value]
+        dim = self.resolved()
+        if not dim.is_const:
+            raise TypeError(f"dimension {self} has no size yet: bind {', '.join(sorted(dim.names))} to a number")
+        return dim.value  # type: ignore[return-value]
 
     __int__ = __index__
 
     # Ordering is only decidable for constants; shape code uses it for clamping slices.
     def _cmp_value(self, other: DimLike, op: str) -> int:
         o = Dim.of(other)
-        diff = self - o
+        diff = (self - o).resolved()
         if not diff.is_const:
             raise TypeError(f"cannot decide {self} {op} {o} without sizes for {', '.join(sorted(diff.names))}")
         return diff.value  # type: ignore[return-value]

@@ -7,7 +7,7 @@ from typing import Any, Callable, Iterator
 
 from contextlib import contextmanager
 
-from shapeviz.trace.dims import Dim, DimLike
+from shapeviz.tracing.dims import Dim, DimLike
 
 ROLES = ("batch", "time", "features", "other")
 

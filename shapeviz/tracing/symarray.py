@@ -14,8 +14,8 @@ from typing import Any, Callable, Iterable, Sequence
 import numpy as np
 
 from shapeviz.errors import ShapeError
-from shapeviz.trace import context
-from shapeviz.trace.dims import Dim, DimLike, product, shape_str
+from shapeviz.tracing import context
+from shapeviz.tracing.dims import Dim, DimLike, product, shape_str
 
 Shape = tuple  # of int | Dim
 
@@ -293,10 +293,10 @@ class SymArray(np.lib.mixins.NDArrayOperatorsMixin):
             raise _fail("reshape can infer only one axis (-1)", "reshape", [self])
         new = list(shape)
         if len(known) < len(shape):
+            inferred = total.exact_div(product(known))  # keep the names when the division is exact
             ctx = context.current()
-            resolved_total = ctx.resolve(total) if ctx else total
-            resolved_known = ctx.resolve(product(known)) if ctx else product(known)
-            inferred = resolved_total.exact_div(resolved_known)
+            if inferred is None and ctx is not None:
+                inferred = ctx.resolve(total).exact_div(ctx.resolve(product(known)))
             if inferred is None:
                 raise _fail(f"cannot reshape {shape_str(self.shape)} into {_fmt_req(shape)}: {total} elements are not "
                             f"a whole multiple of {product(known)}", "reshape", [self],
@@ -391,7 +391,7 @@ class SymArray(np.lib.mixins.NDArrayOperatorsMixin):
                 broadcast_shapes(op, [SymArray(target, np.float64, name=f"{name_of(a)}[indices]"), inputs[2]])
                 ctx = context.current()
                 if ctx is not None and ctx.on_grad is not None and isinstance(a, np.ndarray):
-                    ctx.on_grad(name_of(a), a, inputs[2])
+                    ctx.on_grad(name_of(a), a, SymArray(shape_of(a), dtype_of(a)))  # rows land in the table
             return None
         else:
             raise TypeError(f"the tracer does not support {op}")
@@ -409,7 +409,9 @@ class SymArray(np.lib.mixins.NDArrayOperatorsMixin):
                             actual=shape_str(shape))
             ctx = context.current()
             if isinstance(o, np.ndarray) and ctx is not None and ctx.on_grad is not None:
-                ctx.on_grad(name_of(o), o, SymArray(shape, np.float64))
+                # a write into part of a gradient (GRU's bias rows) was checked against that part
+                whole = o if o.base is None else o.base
+                ctx.on_grad(name_of(o), whole, SymArray(shape if whole is o else whole.shape, np.float64))
         return out[0] if isinstance(out, tuple) and len(out) == 1 else out
 
     def __array_function__(self, func: Callable, types: Any, args: Any, kwargs: Any) -> Any:
@@ -417,7 +419,7 @@ class SymArray(np.lib.mixins.NDArrayOperatorsMixin):
         if impl is None:
             raise TypeError(
                 f"the tracer does not support np.{func.__name__} yet: the core may use only the numpy "
-                "functions symbolic arrays implement (see shapeviz.trace.symarray.HANDLED)"
+                "functions symbolic arrays implement (see shapeviz.tracing.symarray.HANDLED)"
             )
         return impl(*args, **kwargs)
 

@@ -1,0 +1,10 @@
+"""The symbolic tracer: the core run on symbolic arrays, every shape recorded and verified."""
+
+from shapeviz.tracing.dims import Dim
+from shapeviz.tracing.parse import ShapeSyntaxError, parse_dims, parse_shape
+from shapeviz.tracing.records import GradRecord, LayerRecord, StepRecord, Trace
+from shapeviz.tracing.symarray import SymArray
+from shapeviz.tracing.tracer import trace
+
+__all__ = ["Dim", "SymArray", "Trace", "LayerRecord", "StepRecord", "GradRecord", "trace", "parse_shape",
+           "parse_dims", "ShapeSyntaxError"]

@@ -1,0 +1,150 @@
+"""The plain records a trace produces: layers, timesteps, gradients, bindings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from shapeviz.tracing.context import Binding
+from shapeviz.tracing.dims import Dim, DimLike, shape_str
+
+Shape = tuple  # of int | Dim
+
+
+def substitute(shape: Shape, values: dict[str, int]) -> Shape:
+    out = []
+    for d in shape:
+        dim = Dim.of(d).substitute(values)
+        out.append(dim.value if dim.is_const else dim)
+    return tuple(out)
+
+
+@dataclass
+class LayerRecord:
+    """One layer as the run saw it.
+
+    Attributes:
+        path: ``"lstm_1"``, or ``"bidirectional_1/forward_lstm_1"`` for a wrapped layer.
+        kind: ``"lstm"``, ``"dense"``...
+        inputs / outputs: ``{name: shape}`` (``x``; ``y``, ``h_T``, ``c_T`` with return_state).
+        states: ``{name: shape}`` of the recurrent states (``h``, ``c``) after the last step.
+        params: ``{key: shape}``; ``param_count`` their total size.
+        memory: bytes the cache keeps for BPTT, as an expression of the dims.
+        config: the layer's options.
+        depth: 0 for a model's layer, 1 inside a wrapper.
+    """
+
+    path: str
+    kind: str
+    inputs: dict[str, Shape] = field(default_factory=dict)
+    outputs: dict[str, Shape] = field(default_factory=dict)
+    states: dict[str, Shape] = field(default_factory=dict)
+    params: dict[str, Shape] = field(default_factory=dict)
+    param_count: int = 0
+    memory: DimLike = 0
+    config: dict[str, Any] = field(default_factory=dict)
+    depth: int = 0
+
+
+@dataclass
+class StepRecord:
+    """The tensors of one traced timestep of one recurrent layer, forward or backward."""
+
+    layer: str
+    t: Any  # the step index: 0, 1, or a dim such as T-1
+    phase: str  # "forward" or "backward"
+    tensors: dict[str, Shape] = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        """The step as text: "0", "1", "T-1"."""
+        return str(Dim.of(self.t))
+
+
+@dataclass
+class GradRecord:
+    """A parameter's gradient as backward wrote it, and whether it has the parameter's shape."""
+
+    param: str  # "lstm_1/kernel"
+    shape: Shape
+    param_shape: Shape
+
+    @property
+    def ok(self) -> bool:
+        return tuple(self.shape) == tuple(self.param_shape)
+
+
+@dataclass
+class Trace:
+    """Everything one symbolic run recorded. Plain data: renderers read it, nothing prints it.
+
+    Attributes:
+        model: the model's name; ``model_kind`` its class ("sequential", ...); ``mode`` one of
+            the five sequence modes.
+        inputs / outputs: ``{name: shape}`` at the model's boundary.
+        layers, steps, grads: the records, in the order the run made them.
+        bindings: every named dim, its role, size and where the size came from.
+        traced_steps: the timestep labels traced per recurrent layer (e.g. ["0", "1", "T-1"]).
+        loss: the loss's name when labels were traced, and the labels' shape.
+    """
+
+    model: str
+    model_kind: str
+    mode: str
+    inputs: dict[str, Shape] = field(default_factory=dict)
+    outputs: dict[str, Shape] = field(default_factory=dict)
+    layers: list[LayerRecord] = field(default_factory=list)
+    steps: list[StepRecord] = field(default_factory=list)
+    grads: list[GradRecord] = field(default_factory=list)
+    bindings: dict[str, Binding] = field(default_factory=dict)
+    labels: Shape | None = None
+    loss: str | None = None
+    dtype: str = "float32"
+
+    # -- queries ----------------------------------------------------------------------
+    def layer(self, path: str) -> LayerRecord:
+        for rec in self.layers:
+            if rec.path == path or rec.path.split("/")[-1] == path:
+                return rec
+        raise KeyError(f"no layer {path!r} in the trace; layers: {[r.path for r in self.layers]}")
+
+    def steps_of(self, path: str, phase: str = "forward") -> list[StepRecord]:
+        return [s for s in self.steps if (s.layer == path or s.layer.split("/")[-1] == path) and s.phase == phase]
+
+    @property
+    def values(self) -> dict[str, int]:
+        return {n: b.value for n, b in self.bindings.items() if b.value is not None}
+
+    @property
+    def param_count(self) -> int:
+        return sum(r.param_count for r in self.layers)
+
+    @property
+    def memory(self) -> Dim:
+        """Bytes of activations all layers keep for BPTT, as an expression of the dims."""
+        total = Dim.const(0)
+        for r in self.layers:
+            total = total + r.memory
+        return total
+
+    def memory_bytes(self, **values: int) -> int | None:
+        """The BPTT memory in bytes once every dim has a size (from the bindings and ``values``)."""
+        dim = self.memory.substitute({**self.values, **values})
+        return dim.value
+
+    def bind(self, **values: int) -> "Trace":
+        """A copy of the trace with these dims replaced by sizes in every shape."""
+        vals = {**self.values, **values}
+        sub = lambda shapes: {k: substitute(v, vals) for k, v in shapes.items()}  # noqa: E731
+        layers = [LayerRecord(r.path, r.kind, sub(r.inputs), sub(r.outputs), sub(r.states), dict(r.params),
+                              r.param_count, Dim.of(r.memory).substitute(vals), dict(r.config), r.depth)
+                  for r in self.layers]
+        steps = [StepRecord(s.layer, substitute((s.t,), vals)[0], s.phase, sub(s.tensors)) for s in self.steps]
+        bindings = {n: Binding(b.name, b.role, vals.get(n, b.value), b.where or ("given" if n in values else None),
+                               b.declared) for n, b in self.bindings.items()}
+        return Trace(self.model, self.model_kind, self.mode, sub(self.inputs), sub(self.outputs), layers, steps,
+                     [GradRecord(g.param, g.shape, g.param_shape) for g in self.grads], bindings,
+                     substitute(self.labels, vals) if self.labels is not None else None, self.loss, self.dtype)
+
+    def shape_text(self, shape: Shape) -> str:
+        return shape_str(shape)

@@ -1,0 +1,440 @@
+"""``trace(model, inputs)``: run the real core on symbolic arrays and record every shape.
+
+The model's own forward and backward code runs unchanged; the tracer only
+- feeds it :class:`SymArray` inputs built from a declaration such as ``"(B, T, 2)"``,
+- overrides the core's three hooks (time steps, dropout masks, step records),
+- wraps each layer's methods on the instance to know which layer is running and to record
+  its inputs, outputs, states, parameters and BPTT memory,
+and turns every error the run raises into a :class:`ShapeError` that says where.
+"""
+
+from __future__ import annotations
+
+from contextlib import ExitStack
+from typing import Any, Callable, Iterable, Sequence
+
+import numpy as np
+
+from shapeviz.core import backend
+from shapeviz.core.layer import Layer
+from shapeviz.core.model import Model
+from shapeviz.errors import ConfigError, ShapeError, ShapeVizError
+from shapeviz.tracing import hints
+from shapeviz.tracing.context import TraceContext, activate
+from shapeviz.tracing.dims import Dim, shape_str
+from shapeviz.tracing.parse import DimSpec, parse_dims, parse_shape
+from shapeviz.tracing.records import GradRecord, LayerRecord, StepRecord, Trace
+from shapeviz.tracing.symarray import SymArray, norm_shape, shape_of
+
+REPRESENTATIVE = 3  # steps traced of a long or symbolic sequence: 0, 1, ..., T-1
+_METHODS = ("forward", "backward", "backward_with_state", "run", "run_backward")
+
+
+def _input_names(model: Model) -> list[str]:
+    return ["source", "decoder_inputs"] if model.kind == "encoder_decoder" else ["x"]
+
+
+def _declarations(model: Model, inputs: Any) -> list[Any]:
+    names = _input_names(model)
+    if len(names) == 1:
+        return [inputs]
+    if not isinstance(inputs, (tuple, list)) or len(inputs) != len(names) or isinstance(inputs[0], (int, Dim)):
+        raise ConfigError(
+            f"{model.summary_name()} takes {len(names)} inputs ({', '.join(names)}): declare each, e.g. "
+            "(\"(B, T_in, F)\", \"(B, T_out, V)\")"
+        )
+    return list(inputs)
+
+
+def _specs(decl: Any, name: str) -> list[DimSpec]:
+    if isinstance(decl, str):
+        return parse_shape(decl)
+    if isinstance(decl, np.ndarray):
+        return [DimSpec(Dim.const(d)) for d in decl.shape]
+    if isinstance(decl, (tuple, list)):
+        out = []
+        for d in decl:
+            if isinstance(d, str):
+                spec = parse_shape(d)
+                if len(spec) != 1:
+                    raise ConfigError(f"input {name}: each axis must be one name or size, got {d!r}")
+                out.append(spec[0])
+            else:
+                dim = Dim.of(d)
+                if dim.is_const and dim.value <= 0:  # type: ignore[operator]
+                    raise ConfigError(f"input {name}: every size must be positive, got {dim}")
+                out.append(DimSpec(dim))
+        return out
+    raise ConfigError(f"input {name}: declare its shape as a string like \"(B, T, 2)\", a tuple or an array, "
+                      f"got {type(decl).__name__}")
+
+
+class _Session:
+    """One trace in progress: the context, the records, and the wrapped layers."""
+
+    def __init__(self, model: Model, all_steps: bool) -> None:
+        self.model = model
+        self.all_steps = all_steps
+        self.ctx = TraceContext()
+        self.layer_records: dict[str, LayerRecord] = {}
+        self.order: list[str] = []
+        self.steps: list[StepRecord] = []
+        self.grads: dict[str, GradRecord] = {}
+        self.paths: dict[int, str] = {}
+        self.depths: dict[str, int] = {}
+        self.active: set[int] = set()
+        self.loops: list[list] = []  # the time loops running, outermost first
+        self.previous: dict[str, Layer | None] = {}
+        self.registered: list[str] = []
+        self.param_shapes: dict[str, tuple] = {}
+        self.seen_bases: set[int] = set()  # arrays already counted for an earlier layer's memory
+        self.concrete = False  # real arrays in: the loops run every step, records keep 0, 1, T-1
+        self.ctx.on_grad = self.on_grad
+
+    # -- hooks ------------------------------------------------------------------------
+    def steps_hook(self, length: Any, reverse: bool = False) -> Iterable[Any]:
+        ctx = self.ctx
+        dim = Dim.of(length)
+        hints.check_time_axis(ctx, dim)
+        resolved = dim.resolved()
+        if self.concrete or (resolved.is_const and (self.all_steps or resolved.value <= REPRESENTATIVE)):
+            order: list[Any] = list(range(resolved.value))  # type: ignore[arg-type]
+        else:
+            order = [0, 1, dim - 1]
+        if reverse:
+            order = order[::-1]
+        keep = None if self.all_steps or self.concrete is False else {0, 1, resolved.value - 1}  # type: ignore[operator]
+        saved = ctx.timestep
+        frame = [dim, None, True]  # loop length, current step, whether to record it
+        self.loops.append(frame)
+        try:
+            for t in order:
+                frame[1], frame[2] = t, keep is None or t in keep
+                # a loop inside a decoding loop (one step at a time) is labelled by the outer step
+                ctx.timestep = str(Dim.of(self.loops[0][1]))
+                yield t
+        finally:
+            ctx.timestep = saved
+            self.loops.pop()
+
+    def revisit_hook(self, visited: list) -> Iterable[Any]:
+        ts = [item[0] for item in visited]
+        n = len(ts)
+        keep = None if self.all_steps or not self.concrete else {0, 1, n - 1}
+        saved = self.ctx.timestep
+        frame = [n, None, True]
+        self.loops.append(frame)
+        try:
+            for item in reversed(visited):
+                t = item[0]
+                frame[1], frame[2] = t, keep is None or t in keep
+                self.ctx.timestep = str(Dim.of(self.loops[0][1]))
+                yield item
+        finally:
+            self.ctx.timestep = saved
+            self.loops.pop()
+
+    def mask_hook(self, rng: Any, shape: tuple, rate: float, like: Any) -> Any:
+        if isinstance(like, SymArray):
+            return SymArray(shape, like.dtype, name="dropout mask")
+        return backend._concrete_mask(rng, shape, rate, like)
+
+    def record_hook(self, event: str, t: Any, tensors: dict) -> None:
+        if not all(frame[2] for frame in self.loops):
+            return
+        if len(self.loops) > 1:
+            t = self.loops[0][1]
+        path = self.ctx.layer_path or "?"
+        self.steps.append(StepRecord(path, t, event, {k: shape_of(v) for k, v in tensors.items()}))
+
+    def on_grad(self, name: str, target: np.ndarray, value: Any) -> None:
+        if name in self.param_shapes and name not in self.grads:
+            self.grads[name] = GradRecord(name, shape_of(value), self.param_shapes[name])
+
+    # -- layers -----------------------------------------------------------------------
+    def register(self, layer: Layer, path: str, depth: int, previous: Layer | None) -> None:
+        self.paths[id(layer)] = path
+        self.registered.append(path)
+        self.depths[path] = depth
+        self.previous[path] = previous
+        for key, value in layer.params.items():
+            self.ctx.param_names[id(value)] = f"{path}/{key}"
+        prev = None
+        for sub in layer.sublayers():
+            self.register(sub, f"{path}/{sub.name}", depth + 1, prev)
+
+    def wrap_all(self, stack: ExitStack) -> None:
+        def visit(layer: Layer) -> None:
+            for name in _METHODS:
+                if hasattr(layer, name):
+                    setattr(layer, name, self.wrapped(layer, name, getattr(layer, name)))
+            for sub in layer.sublayers():
+                visit(sub)
+
+        def unwrap(layer: Layer) -> None:
+            for name in _METHODS:
+                layer.__dict__.pop(name, None)
+            for sub in layer.sublayers():
+                unwrap(sub)
+
+        for layer in self.model.layers:
+            visit(layer)
+            stack.callback(unwrap, layer)
+
+    def refresh_params(self) -> None:
+        """Parameters exist only once built; name them for errors and gradient records."""
+        for layer in self.model.leaf_layers():
+            path = self.paths.get(id(layer), layer.name)
+            for key, value in layer.params.items():
+                self.ctx.param_names[id(value)] = f"{path}/{key}"
+                self.param_shapes[f"{path}/{key}"] = tuple(value.shape)
+            for key, value in layer.grads.items():  # gradients are named after their parameter
+                self.ctx.param_names[id(value)] = f"{path}/{key}"
+
+    def wrapped(self, layer: Layer, method: str, orig: Callable) -> Callable:
+        def call(*args: Any, **kwargs: Any) -> Any:
+            path = self.paths.get(id(layer), layer.name)
+            nested = id(layer) in self.active
+            if nested:
+                return orig(*args, **kwargs)
+            self.active.add(id(layer))
+            try:
+                with self.ctx.in_layer(path, layer):
+                    try:
+                        result = orig(*args, **kwargs)
+                    except ShapeError:
+                        raise
+                    except ShapeVizError as error:
+                        raise hints.convert(error, self, layer, path, args, kwargs) from None
+                    self.refresh_params()
+                    if method in ("forward", "run"):
+                        self.record_layer(layer, path, method, args, kwargs, result)
+                return result
+            finally:
+                self.active.discard(id(layer))
+        return call
+
+    def record_layer(self, layer: Layer, path: str, method: str, args: tuple, kwargs: dict, result: Any) -> None:
+        if path in self.layer_records:
+            return  # a layer called once per decoded step: its first call stands for all
+        x = args[0]
+        batch_first = method == "run" and not getattr(layer, "time_major", False)
+        inputs = {"x": _bf(shape_of(x), batch_first)}
+        mask = kwargs.get("mask", args[1] if method == "run" and len(args) > 1 else None)
+        if mask is not None:
+            inputs["mask"] = shape_of(mask) if method == "forward" else (shape_of(mask)[1], shape_of(mask)[0])
+        init = kwargs.get("initial_state", args[2] if method == "run" and len(args) > 2 else None)
+        state_names = getattr(layer, "state_names", ())
+        if init is not None:
+            for n, s in zip(state_names, init if isinstance(init, (list, tuple)) else [init]):
+                if s is not None:
+                    inputs[f"{n}_0"] = shape_of(s)
+        if method == "run":
+            hs, final, cache = result
+            outputs = {"y": _bf(shape_of(hs), batch_first)}
+            for n, s in zip(state_names, final):
+                outputs[f"{n}_T"] = shape_of(s)
+        else:
+            out, cache = result
+            outputs = {}
+            items = list(out) if isinstance(out, (tuple, list)) else [out]
+            names = ["y"] + [f"{n}_T" for n in state_names] if getattr(layer, "return_state", False) else ["y"]
+            if getattr(layer, "merge_mode", "x") is None:
+                names = ["y_forward", "y_backward"] + names[1:]
+            names = (names + [f"y{i}" for i in range(len(names), len(items))])[:len(items)]
+            for n, item in zip(names, items):
+                outputs[n] = shape_of(item)
+        states = {}
+        S = getattr(cache, "S", None)
+        if S is not None:
+            for n, buf in zip(state_names, S):
+                states[n] = shape_of(buf)[1:]
+        for sub in layer.sublayers():
+            sub_path = self.paths.get(id(sub), sub.name)
+            if sub_path in self.layer_records:
+                prefix = "forward" if sub is layer.sublayers()[0] else "backward"
+                for n, s in self.layer_records[sub_path].states.items():
+                    states[f"{prefix} {n}"] = s
+        memory = _cache_bytes(cache, self.seen_bases)
+        if self.loops:  # called once per step of a decoding loop: it keeps one cache a step
+            memory = Dim.of(memory) * self.loops[0][0]
+        self.layer_records[path] = LayerRecord(
+            path=path, kind=layer.kind, inputs=inputs, outputs=outputs, states=states,
+            params={k: tuple(v.shape) for k, v in layer.params.items()}, param_count=layer.count_params(),
+            memory=memory, config=layer.config(), depth=self.depths.get(path, 0))
+        if path not in self.order:
+            self.order.append(path)
+
+
+def _bf(shape: tuple, batch_first: bool) -> tuple:
+    """A time-major (T, B, ...) shape seen by a batch-first layer, shown as (B, T, ...)."""
+    if batch_first and len(shape) >= 2:
+        return (shape[1], shape[0], *shape[2:])
+    return shape
+
+
+def _cache_bytes(cache: Any, counted: set[int]) -> Any:
+    """Bytes of the distinct arrays a cache holds (views count once, through their base), leaving
+    out those an earlier layer's cache holds already (``counted``, updated)."""
+    seen: dict[int, Any] = {}
+
+    def walk(obj: Any) -> None:
+        if isinstance(obj, SymArray):
+            base = obj.base if obj.base is not None else obj
+            seen.setdefault(id(base), base)
+        elif isinstance(obj, np.ndarray):
+            base = obj.base if isinstance(obj.base, np.ndarray) else obj
+            seen.setdefault(id(base), base)
+        elif isinstance(obj, dict):
+            for v in obj.values():
+                walk(v)
+        elif isinstance(obj, (tuple, list)):
+            for v in obj:
+                walk(v)
+
+    walk(cache)
+    total = Dim.const(0)
+    for key in list(seen):
+        if key in counted:
+            del seen[key]
+    counted.update(seen)
+    for arr in seen.values():
+        total = total + (arr.nbytes if isinstance(arr, SymArray) else int(arr.nbytes))
+    return total.value if total.is_const else total
+
+
+def trace(model: Model, inputs: Any, *, dims: Any = None, expect: dict[str, str] | None = None,
+          labels: Any = None, mask: Any = None, loss: Any = None, all_steps: bool = False,
+          backward: bool = True, training: bool = False) -> Trace:
+    """Run ``model`` on symbolic inputs and record every shape, forward and backward.
+
+    Args:
+        model: a Sequential, OneToMany or EncoderDecoder (built or not).
+        inputs: the input's shape as ``"(B, T, 2)"``, ``"B T 2"``, ``"batch=32, seq_len=80,
+            features=2"``, a tuple, or an array (its shape); an EncoderDecoder takes two.
+        dims: sizes for names, ``{"B": 32}`` or ``["B=32"]``; shapes keep the names.
+        expect: expected shapes, ``{"output": "(B, 1)", "lstm_1": "(B, 128)", "labels": "(B,)"}``.
+        labels: the labels' shape (traces the loss too); ``loss`` the loss to trace (else the
+            model's compiled loss).
+        mask: the mask's shape, e.g. ``"(B, T)"``.
+        all_steps: trace every step of a concrete T (else 0, 1 and T-1).
+        backward: also trace BPTT and check every parameter's gradient shape.
+        training: trace the training forward pass (dropout masks).
+
+    Returns:
+        A :class:`Trace`. Raises :class:`ShapeError` saying where a shape goes wrong.
+    """
+    session = _Session(model, all_steps)
+    ctx = session.ctx
+    given = parse_dims(dims)
+    expect = dict(expect or {})
+    declared = _declarations(model, inputs)
+    names = _input_names(model)
+    with activate(ctx), ExitStack() as stack:
+        sym_inputs = []
+        session.concrete = all(isinstance(d, np.ndarray) for d in declared)
+        for i, (decl, name) in enumerate(zip(declared, names)):
+            specs = _specs(decl, name)
+            shape = []
+            for axis, spec in enumerate(specs):
+                for n in sorted(spec.dim.names):
+                    ctx.declare(n, declared=f"the input {name} (axis {axis})")
+                if spec.value is not None:
+                    ctx.bind(spec.dim.symbol, spec.value, f"the input declaration of {name} ({spec.dim}={spec.value})")
+                shape.append(spec.dim)
+            dtype = model.input_dtype() if i == 0 else model.dtype
+            if isinstance(decl, np.ndarray):
+                dtype = decl.dtype
+            sym_inputs.append(SymArray(shape, dtype, name=name))
+        real_inputs = list(declared) if session.concrete else None
+        for n, v in given.items():
+            ctx.declare(n)
+            b = ctx.bindings[n]
+            if b.value is not None and b.value != v:
+                raise ConfigError(f"dim {n} is given as {v} but the input declaration says {b.value}")
+            ctx.bind(n, v, f"the given sizes ({n}={v})")
+        prev = None
+        for layer in model.layers:
+            session.register(layer, layer.name, 0, prev)
+            prev = layer
+        session.wrap_all(stack)
+        stack.enter_context(backend.override(steps=session.steps_hook, mask=session.mask_hook,
+                                             record=session.record_hook, revisit=session.revisit_hook))
+        feed = real_inputs if real_inputs is not None else sym_inputs
+        x = feed[0] if len(feed) == 1 else tuple(feed)
+        mask_sym = None
+        if isinstance(mask, np.ndarray):
+            mask_sym = mask
+        elif mask is not None:
+            mask_sym = SymArray([s.dim for s in _specs(mask, "mask")], np.bool_, name="mask")
+        rng = np.random.default_rng(0)
+        ctx.phase = "forward"
+        y, cache = model.forward(x, mask=mask_sym, training=training, rng=rng)
+        outputs = {"y": shape_of(y)} if not isinstance(y, tuple) else {f"y{i}": shape_of(v) for i, v in enumerate(y)}
+        hints.check_expectations(session, expect, y)
+        labels_shape = None
+        loss_name = None
+        dy: Any = (np.random.default_rng(1).standard_normal(y.shape).astype(y.dtype) if session.concrete
+                   else SymArray(shape_of(y), y.dtype, name="dy"))
+        loss_obj = loss if loss is not None else model.loss
+        if labels is not None or "labels" in expect:
+            from shapeviz.core import losses
+            if loss_obj is None:
+                raise ConfigError(f"{model.summary_name()} has no loss to check the labels against: compile it "
+                                  "or pass loss=")
+            loss_obj = losses.get(loss_obj)
+            label_specs = _specs(labels if labels is not None else expect["labels"], "labels")
+            for axis, spec in enumerate(label_specs):
+                for n in sorted(spec.dim.names):
+                    ctx.declare(n, declared=f"the labels (axis {axis})")
+            label_dtype = np.int64 if getattr(loss_obj, "metric_name", None) and _looks_like_ids(loss_obj, y,
+                                                                                                   label_specs) \
+                else model.dtype
+            y_true = (labels if isinstance(labels, np.ndarray)
+                      else SymArray([s.dim for s in label_specs], label_dtype, name="labels"))
+            labels_shape = y_true.shape
+            loss_name = loss_obj.name
+            with ctx.in_layer("loss", None):
+                try:
+                    _, lcache = loss_obj.forward(y, y_true, mask=model.output_mask(cache))
+                    dy = loss_obj.backward(lcache)
+                except ShapeError:
+                    raise
+                except ShapeVizError as error:
+                    raise hints.convert(error, session, None, "loss", (y, y_true), {}) from None
+        if backward:
+            ctx.phase = "backward"
+            model.zero_grad()
+            model.backward(dy, cache)
+            if session.concrete:  # real arrays: the gradients are there to read
+                session.refresh_params()
+                for _, layer, key in model.parameters():
+                    name = f"{session.paths.get(id(layer), layer.name)}/{key}"
+                    session.grads.setdefault(name, GradRecord(name, tuple(layer.grads[key].shape),
+                                                              tuple(layer.params[key].shape)))
+            model.zero_grad()
+            ctx.phase = "forward"
+        grads = []
+        for path, layer, key in model.parameters():
+            name = f"{session.paths.get(id(layer), layer.name)}/{key}"
+            if name in session.grads:
+                grads.append(session.grads[name])
+            elif backward:
+                raise ShapeError(f"backward wrote no gradient for parameter {name} {shape_str(layer.params[key].shape)}",
+                                 layer=name.rsplit("/", 1)[0], phase="backward")
+    records = [session.layer_records[p] for p in session.registered if p in session.layer_records]
+    return Trace(
+        model=model.name, model_kind=model.kind, mode=model.mode,
+        inputs={n: s.shape for n, s in zip(names, sym_inputs)}, outputs=outputs, layers=records,
+        steps=session.steps, grads=grads, bindings=dict(ctx.bindings),
+        labels=labels_shape, loss=loss_name, dtype=str(model.dtype))
+
+
+def _looks_like_ids(loss_obj: Any, y: Any, label_specs: Sequence[DimSpec]) -> bool:
+    """Class-id labels are integers: a softmax loss with labels one axis shorter than the output."""
+    return loss_obj.name.startswith("softmax") and len(label_specs) == len(shape_of(y)) - 1
+
+
+def symbolic_input(shape: Any, dtype: Any = np.float32, name: str = "x") -> SymArray:
+    """A symbolic array for a declaration, outside a trace (for experiments)."""
+    return SymArray(norm_shape([s.dim for s in _specs(shape, name)]), dtype, name=name)
