@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from shapeviz.core.backend import empty
+from shapeviz.core.gates import exponential, sigmoid_inplace, tanh_into
 from shapeviz.core.recurrent import Recurrent
 
 
@@ -21,10 +22,11 @@ class LSTM(Recurrent):
         unit_forget_bias: initialise the forget-gate block of the bias to 1 (as Keras).
         **kwargs: the options of ``Recurrent`` (return_sequences, dropout, time_major, ...).
 
-    Inside a forward pass the sigmoid columns (i, f, o) of the weights are used
-    pre-scaled by ½, so that one ``tanh`` over the whole ``(B, 4H)`` block gives all
-    four gates: ``σ(z) = ½·tanh(z/2) + ½``. The gradients are those of the unscaled
-    weights: the scaling is only how the forward evaluates ``σ``.
+    Inside a forward pass the weights are used pre-multiplied per column by ``-κ`` (i, f,
+    o) and ``-2κ`` (g), so that one exponential over the whole ``(B, 4H)`` block gives all
+    four gates: ``σ(z) = 1 / (1 + e^{-z})`` and ``tanh(z) = 2σ(2z) - 1`` (see
+    ``shapeviz.core.gates``; κ converts ``e^x`` to the exponential used). The gradients are
+    those of the unscaled weights: the scaling is only how the forward evaluates the gates.
     """
 
     kind = "lstm"
@@ -46,27 +48,25 @@ class LSTM(Recurrent):
             self.bias_initializer(rng, (2 * H,), self.dtype),
         ])  # (4H,)
 
-    def _gate_vectors(self, like: Any) -> tuple[Any, Any, Any]:
-        """Per-column constants of the fused gate block, each ``(4H,)``: ``scale`` (½ on the
-        sigmoid columns i, f, o, 1 on g), ``shift`` (½ on i, f, o, 0 on g) and ``tanh_cols``
-        (1 on g, 0 elsewhere), so ``gate = scale·tanh(scale·z) + shift`` and
-        ``dgate/dz = (1 - gate)·(gate + tanh_cols)``."""
+    def _gate_vectors(self, like: Any) -> tuple[Any, Any]:
+        """Per-column constants of the fused gate block, each ``(4H,)``: ``scale`` (``-κ`` on
+        the sigmoid columns i, f, o, ``-2κ`` on g), folded into the weights so that
+        ``σ(scale·z)`` is the gate (after ``2·g - 1`` on g), and ``tanh_cols`` (1 on g, 0
+        elsewhere), so that ``dgate/dz = (1 - gate)·(gate + tanh_cols)``."""
         H = self.units
+        kappa = exponential(like.dtype)[1]
         scale = empty((4 * H,), like=like)  # (4H,)
-        scale[...] = 0.5
-        scale[2 * H:3 * H] = 1.0
-        shift = empty((4 * H,), like=like)  # (4H,)
-        shift[...] = 0.5
-        shift[2 * H:3 * H] = 0.0
+        scale[...] = -kappa
+        scale[2 * H:3 * H] = -2.0 * kappa
         tanh_cols = empty((4 * H,), like=like)  # (4H,)
         tanh_cols[...] = 0.0
         tanh_cols[2 * H:3 * H] = 1.0
-        return scale, shift, tanh_cols
+        return scale, tanh_cols
 
     def project_inputs(self, xin: Any) -> Any:
         T, B, F = xin.shape
         scale = self._gate_vectors(xin)[0]  # (4H,)
-        kernel = self.params["kernel"] * scale  # (F, 4H), sigmoid columns halved
+        kernel = self.params["kernel"] * scale  # (F, 4H), columns scaled for the exponential
         xw = (xin.reshape(T * B, F) @ kernel).reshape(T, B, 4 * self.units)  # (T, B, 4H)
         if self.use_bias:
             xw += self.params["bias"] * scale  # (T, B, 4H)
@@ -74,12 +74,12 @@ class LSTM(Recurrent):
 
     def alloc(self, T: Any, B: Any, like: Any) -> dict:
         H = self.units
-        scale, shift, tanh_cols = self._gate_vectors(like)
+        scale, tanh_cols = self._gate_vectors(like)
         return {
             "tanh_c": empty((T, B, H), like=like),  # tanh(c_t) per step, kept for backward
             # per-forward constants and (B, ·) scratch reused by every step
-            "recurrent_kernel": self.params["recurrent_kernel"] * scale,  # (H, 4H), sigmoid columns halved
-            "scale": scale, "shift": shift, "tanh_cols": tanh_cols,
+            "recurrent_kernel": self.params["recurrent_kernel"] * scale,  # (H, 4H), columns scaled
+            "tanh_cols": tanh_cols,
             "wide": empty((B, 4 * H), like=like), "wide2": empty((B, 4 * H), like=like),
             "narrow": empty((B, H), like=like), "h_drop": empty((B, H), like=like),
         }
@@ -89,15 +89,15 @@ class LSTM(Recurrent):
         h_prev = S[0][t]  # (B, H)
         if rdp is not None:
             h_prev = np.multiply(h_prev, rdp, out=bufs["h_drop"])  # (B, H)
-        gates = xw[t]  # (B, 4H) view: pre-activations in, gates out
+        gates = xw[t]  # (B, 4H) view: scaled pre-activations in, gates out
         gates += np.matmul(h_prev, bufs["recurrent_kernel"], out=bufs["wide"])  # (B, 4H)
-        np.tanh(gates, out=gates)  # (B, 4H)
-        gates *= bufs["scale"]  # (B, 4H)
-        gates += bufs["shift"]  # (B, 4H): i, f, o = σ, g = tanh
+        sigmoid_inplace(gates)  # (B, 4H): i, f, o = σ, and σ(2z) in the g block
         i, f, g, o = gates[:, :H], gates[:, H:2 * H], gates[:, 2 * H:3 * H], gates[:, 3 * H:]  # (B, H) each
+        g *= 2.0  # (B, H)
+        g -= 1.0  # (B, H): g = tanh
         c = np.multiply(f, S[1][t], out=S[1][t + 1])  # (B, H)
         c += np.multiply(i, g, out=bufs["narrow"])  # (B, H)
-        tanh_c = np.tanh(c, out=bufs["tanh_c"][t])  # (B, H)
+        tanh_c = tanh_into(c, bufs["tanh_c"][t])  # (B, H)
         np.multiply(o, tanh_c, out=S[0][t + 1])  # (B, H)
 
     def step_backward(self, t: Any, dS: list, xw: Any, S: tuple, bufs: dict, rdp: Any,

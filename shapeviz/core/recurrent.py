@@ -176,6 +176,7 @@ class Recurrent(Layer):
                 )
         return list(initial_state)
 
+    @np.errstate(over="ignore")  # the cells' gate exponentials overflow to inf on purpose (σ = 0 there)
     def run(self, x_tm: Any, mask_tm: Any, states0: Sequence[Any], training: bool,
             rng: np.random.Generator | None) -> tuple[Any, list, RecurrentCache]:
         """The time loop. Args: x_tm: (T, B, F) in processing order; mask_tm: (T, B, 1) or None;
