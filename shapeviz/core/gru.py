@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from shapeviz.core.backend import empty
+from shapeviz.core.gates import exponential, sigmoid_inplace, tanh_into
 from shapeviz.core.recurrent import Recurrent
 from shapeviz.errors import ConfigError
 
@@ -25,11 +26,11 @@ class GRU(Recurrent):
         reset_after: must be True; the reset gate is applied after the recurrent matmul.
         **kwargs: the options of ``Recurrent`` (return_sequences, dropout, time_major, ...).
 
-    Inside a forward pass the z and r columns of the weights are used pre-scaled by ½
-    (one ``tanh`` then gives both sigmoids, ``σ(a) = ½·tanh(a/2) + ½``), and the z, r
-    part of ``bias[1]`` is added once with the input projection, since it is not
-    multiplied by r; only ``mh_h`` must stay apart, and it is kept per step for the
-    gradient of r. The gradients are those of the unscaled weights.
+    Inside a forward pass the z and r columns of the weights are used pre-multiplied by
+    ``-κ`` (one exponential then gives both sigmoids, ``σ(a) = 1 / (1 + e^{-a})``, see
+    ``shapeviz.core.gates``), and the z, r part of ``bias[1]`` is added once with the input
+    projection, since it is not multiplied by r; only ``mh_h`` must stay apart, and it is
+    kept per step for the gradient of r. The gradients are those of the unscaled weights.
     """
 
     kind = "gru"
@@ -49,9 +50,9 @@ class GRU(Recurrent):
         return (2, 3 * self.units)
 
     def _scaled(self, w: Any) -> Any:
-        """``w`` with its z and r columns (the first 2H of the last axis) halved."""
+        """``w`` with its z and r columns (the first 2H of the last axis) multiplied by ``-κ``."""
         H = self.units
-        ws = w * 0.5  # (..., 3H)
+        ws = w * -exponential(w.dtype)[1]  # (..., 3H)
         ws[..., 2 * H:] = w[..., 2 * H:]  # (..., H)
         return ws
 
@@ -85,9 +86,7 @@ class GRU(Recurrent):
         mh = np.matmul(hd, bufs["recurrent_kernel"], out=bufs["wide"])  # (B, 3H)
         zr = gates[:, :2 * H]  # (B, 2H)
         zr += mh[:, :2 * H]  # (B, 2H)
-        np.tanh(zr, out=zr)  # (B, 2H)
-        zr *= 0.5  # (B, 2H)
-        zr += 0.5  # (B, 2H): z, r = σ
+        sigmoid_inplace(zr)  # (B, 2H): z, r = σ
         z, r = gates[:, :H], gates[:, H:2 * H]  # (B, H) each
         mh_h = bufs["mh_h"][t]  # (B, H)
         if self.use_bias:
@@ -96,7 +95,7 @@ class GRU(Recurrent):
             mh_h[...] = mh[:, 2 * H:]  # (B, H)
         hh = gates[:, 2 * H:]  # (B, H)
         hh += np.multiply(r, mh_h, out=bufs["narrow"])  # (B, H)
-        np.tanh(hh, out=hh)  # (B, H)
+        tanh_into(hh, hh)  # (B, H)
         h = np.subtract(h_prev, hh, out=S[0][t + 1])  # (B, H)
         h *= z  # (B, H)
         h += hh  # (B, H): z * h_prev + (1 - z) * hh
