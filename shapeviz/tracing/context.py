@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
 
@@ -58,6 +59,7 @@ class TraceContext:
     param_names: dict[int, str] = field(default_factory=dict)  # id(ndarray) -> "lstm_1/kernel"
     on_record: Callable[[str, Any], None] | None = None
     on_grad: Callable[[str, Any, Any], None] | None = None
+    _values: dict[str, int] | None = None
 
     # -- names ----------------------------------------------------------------------
     def declare(self, name: str, role: str | None = None, declared: str | None = None) -> Binding:
@@ -67,19 +69,23 @@ class TraceContext:
             self.bindings[name].role = role
         return self.bindings[name]
 
-    def bind(self, name: str, value: int, where: str) -> None:
+    def bind(self, name: str, value: int, where: Any) -> None:
         b = self.declare(name)
         if b.value is None:
-            b.value, b.where = int(value), where
+            b.value, b.where = int(value), where() if callable(where) else where
+            self._values = None
 
     def values(self) -> dict[str, int]:
-        return {n: b.value for n, b in self.bindings.items() if b.value is not None}
+        """``{name: size}`` of the bound names (cached until the next binding)."""
+        if self._values is None:
+            self._values = {n: b.value for n, b in self.bindings.items() if b.value is not None}
+        return self._values
 
     def resolve(self, d: DimLike) -> Dim:
         """``d`` with every bound name replaced by its size."""
         return Dim.of(d).substitute(self.values())
 
-    def unify(self, a: DimLike, b: DimLike, where: str) -> bool:
+    def unify(self, a: DimLike, b: DimLike, where: Any) -> bool:
         """Whether two dims agree; a free name meeting a size is bound to it here (with ``where``)."""
         ra, rb = self.resolve(a), self.resolve(b)
         if ra == rb:
@@ -140,6 +146,10 @@ class TraceContext:
 
 
 _active: list[TraceContext] = []
+
+from shapeviz.tracing import dims as _dims  # noqa: E402  (dims asks this module for the active trace)
+
+_dims._context = sys.modules[__name__]
 
 
 def current() -> TraceContext | None:

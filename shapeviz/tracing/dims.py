@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Iterable, Mapping, Union
 
+_CONSTS: dict[int, "Dim"] = {}
+_context = None  # shapeviz.tracing.context, set when it loads (it imports this module)
+
 Monomial = tuple[str, ...]  # sorted names, repeated for powers; () is the constant term
 DimLike = Union["Dim", int]
 
@@ -32,13 +35,21 @@ class Dim:
 
     @staticmethod
     def const(value: int) -> "Dim":
-        return Dim({(): int(value)})
+        value = int(value)
+        hit = _CONSTS.get(value)
+        if hit is None:
+            hit = Dim({(): value})
+            if -64 <= value <= 4096:
+                _CONSTS[value] = hit
+        return hit
 
     @staticmethod
     def of(value: DimLike) -> "Dim":
         """``value`` as a Dim (ints, numpy ints and Dims)."""
-        if isinstance(value, Dim):
-            return value
+        if type(value) is Dim:
+            return value  # type: ignore[return-value]
+        if type(value) is int:
+            return Dim.const(value)  # type: ignore[arg-type]
         if isinstance(value, bool):
             raise TypeError("a bool is not a dimension")
         try:
@@ -173,17 +184,22 @@ class Dim:
         but a bound ``F`` is 2 wherever code compares it or needs a number)."""
         if self.is_const:
             return self
-        from shapeviz.tracing import context  # context imports dims: import late
-
-        ctx = context.current()
-        return self.substitute(ctx.values()) if ctx is not None else self
+        ctx = _context.current() if _context is not None else None
+        if ctx is None:
+            return self
+        values = ctx.values()
+        if not values or not any(n in values for m in self._terms for n in m):
+            return self
+        return self.substitute(values)
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, bool):
             return False
         if isinstance(other, Dim) or hasattr(other, "__index__"):
-            a, b = self.resolved(), Dim.of(other).resolved()  # type: ignore[arg-type]
-            return a._terms == b._terms
+            o = Dim.of(other)  # type: ignore[arg-type]
+            if self._terms == o._terms:
+                return True
+            return self.resolved()._terms == o.resolved()._terms
         return NotImplemented
 
     def __ne__(self, other: object) -> bool:
@@ -246,7 +262,9 @@ class Dim:
         return out
 
     def __repr__(self) -> str:
-        return f"Dim({self})"
+        # the core formats shapes as tuples in its messages ("got shape {tuple(x.shape)}"): a
+        # symbolic shape should read as users write it, (B, T, 3), not (Dim(B), Dim(T), 3)
+        return str(self)
 
 
 def as_dim(value: DimLike) -> Dim:

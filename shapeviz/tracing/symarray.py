@@ -80,8 +80,11 @@ def _fail(message: str, op: str, operands: Sequence[Any], dim: str | None = None
     )
 
 
-def same(a: DimLike, b: DimLike, where: str) -> bool:
-    """Whether two sizes agree (binding a free name that meets a number, inside a trace)."""
+def same(a: DimLike, b: DimLike, where: Any) -> bool:
+    """Whether two sizes agree (binding a free name that meets a number, inside a trace).
+    ``where`` (a string, or a callable making one) says where, for a binding's provenance."""
+    if a is b or (type(a) is int and type(b) is int):
+        return a == b
     ctx = context.current()
     if ctx is not None:
         return ctx.unify(a, b, where)
@@ -89,12 +92,20 @@ def same(a: DimLike, b: DimLike, where: str) -> bool:
 
 
 def is_one(d: DimLike) -> bool:
+    if type(d) is int:
+        return d == 1
     return Dim.of(d) == 1
 
 
 def broadcast_shapes(op: str, operands: Sequence[Any]) -> Shape:
     """numpy's broadcasting over the operands' shapes; a ShapeError names the clash."""
     shapes = [shape_of(o) for o in operands]
+    nonscalar = [s for s in shapes if s]
+    if not nonscalar:
+        return ()
+    if all(s == nonscalar[0] for s in nonscalar[1:]) and all(type(d) is int or isinstance(d, Dim)
+                                                              for d in nonscalar[0]):
+        return tuple(nonscalar[0])  # the usual case: equal shapes (and scalars) broadcast to themselves
     ndim = max((len(s) for s in shapes), default=0)
     out: list[Any] = []
     for axis in range(-ndim, 0):
@@ -108,7 +119,7 @@ def broadcast_shapes(op: str, operands: Sequence[Any]) -> Shape:
                 continue
             if is_one(size):
                 size, owner = d, o
-            elif not same(size, d, f"{_here()} ({op}, axis {axis})"):
+            elif not same(size, d, lambda: f"{_here()} ({op}, axis {axis})"):
                 raise _fail(
                     f"cannot broadcast {name_of(owner)} {shape_str(shape_of(owner))} with {name_of(o)} "
                     f"{shape_str(s)}: axis {axis} is {size} in one and {d} in the other",
@@ -129,7 +140,7 @@ def matmul_shape(a: Any, b: Any, op: str = "matmul") -> Shape:
     va = sa if len(sa) > 1 else (1,) + sa
     vb = sb if len(sb) > 1 else sb + (1,)
     k1, k2 = va[-1], vb[-2]
-    if not same(k1, k2, f"{_here()} ({op} inner axis)"):
+    if not same(k1, k2, lambda: f"{_here()} ({op} inner axis)"):
         raise _fail(
             f"matmul of {name_of(a)} {shape_str(sa)} @ {name_of(b)} {shape_str(sb)}: the inner sizes differ, "
             f"{k1} (last axis of the left) and {k2} (first axis of the right)",
@@ -143,7 +154,18 @@ def matmul_shape(a: Any, b: Any, op: str = "matmul") -> Shape:
     return norm_shape(out)
 
 
+_DTYPES: dict[tuple, Any] = {}
+
+
 def _result_dtype(ufunc: np.ufunc, inputs: Sequence[Any]) -> Any:
+    key = (ufunc, *(dtype_of(x) if isinstance(dtype_of(x), np.dtype) else type(x) for x in inputs))
+    hit = _DTYPES.get(key)
+    if hit is None:
+        hit = _DTYPES[key] = _probe_dtype(ufunc, inputs)
+    return hit
+
+
+def _probe_dtype(ufunc: np.ufunc, inputs: Sequence[Any]) -> Any:
     probes = []
     for x in inputs:
         dt = dtype_of(x)
@@ -211,8 +233,11 @@ class SymArray(np.lib.mixins.NDArrayOperatorsMixin):
 
     def __init__(self, shape: Iterable[DimLike], dtype: Any = np.float64, name: str | None = None,
                  base: "SymArray | None" = None) -> None:
-        self.shape: Shape = norm_shape(shape)
-        self.dtype = np.dtype(dtype)
+        if type(shape) is tuple and all(type(d) is int or (type(d) is Dim and not d.is_const) for d in shape):
+            self.shape: Shape = shape  # already normalised (the common case: a shape from another array)
+        else:
+            self.shape = norm_shape(shape)
+        self.dtype = dtype if type(dtype) is np.dtype or isinstance(dtype, np.dtype) else np.dtype(dtype)
         self.name = name
         self.base = base  # the SymArray this one is a view of (for memory accounting)
 
@@ -243,6 +268,13 @@ class SymArray(np.lib.mixins.NDArrayOperatorsMixin):
 
     def _view(self, shape: Iterable[DimLike], dtype: Any = None) -> "SymArray":
         return SymArray(shape, self.dtype if dtype is None else dtype, base=self if self.base is None else self.base)
+
+    @classmethod
+    def _made(cls, shape: Shape, dtype: np.dtype) -> "SymArray":
+        """A new array from a shape and dtype already in normal form (the hot path skips checks)."""
+        obj = object.__new__(cls)
+        obj.shape, obj.dtype, obj.name, obj.base = shape, dtype, None, None
+        return obj
 
     # -- refusing values ----------------------------------------------------------------
     def _no_values(self, what: str) -> TypeError:
@@ -302,7 +334,7 @@ class SymArray(np.lib.mixins.NDArrayOperatorsMixin):
                             f"a whole multiple of {product(known)}", "reshape", [self],
                             expected=f"a multiple of {product(known)}", actual=total)
             new[new.index(-1)] = inferred
-        if not same(product(new), total, f"{_here()} (reshape)"):
+        if not same(product(new), total, lambda: f"{_here()} (reshape)"):
             raise _fail(f"cannot reshape {shape_str(self.shape)} ({total} elements) into {shape_str(new)} "
                         f"({product(new)} elements)", "reshape", [self], dim="element count",
                         expected=total, actual=product(new))
@@ -350,7 +382,9 @@ class SymArray(np.lib.mixins.NDArrayOperatorsMixin):
 
     # -- indexing -----------------------------------------------------------------------
     def __getitem__(self, key: Any) -> "SymArray":
-        return self._view(index_shape(self, key))
+        view = SymArray._made(index_shape(self, key), self.dtype)  # index_shape returns a normal shape
+        view.base = self if self.base is None else self.base
+        return view
 
     def __setitem__(self, key: Any, value: Any) -> None:
         target = index_shape(self, key)
@@ -361,7 +395,7 @@ class SymArray(np.lib.mixins.NDArrayOperatorsMixin):
                         expected=shape_str(target), actual=shape_str(vshape))
         for axis in range(-len(vshape), 0) if vshape else ():
             d = vshape[axis]
-            if not is_one(d) and not same(target[axis], d, f"{_here()} (assignment)"):
+            if not is_one(d) and not same(target[axis], d, lambda: f"{_here()} (assignment)"):
                 raise _fail(f"cannot assign {name_of(value)} {shape_str(vshape)} into {shape_str(target)} "
                             f"(a part of {name_of(self)} {shape_str(self.shape)}): axis {axis} is {d}, "
                             f"expected {target[axis]}", "assignment", [self, value], dim=f"axis {axis}",
@@ -369,6 +403,10 @@ class SymArray(np.lib.mixins.NDArrayOperatorsMixin):
 
     # -- the protocols ------------------------------------------------------------------
     def __array_ufunc__(self, ufunc: np.ufunc, method: str, *inputs: Any, **kwargs: Any) -> Any:
+        if method == "__call__" and ufunc is not np.matmul and len(kwargs) <= 1:
+            fast = _elementwise_fast(ufunc, inputs, kwargs.get("out"))
+            if fast is not None:
+                return fast
         out = kwargs.pop("out", None)
         kwargs.pop("where", None)
         op = ufunc.__name__ if method == "__call__" else f"{ufunc.__name__}.{method}"
@@ -403,7 +441,7 @@ class SymArray(np.lib.mixins.NDArrayOperatorsMixin):
         for o in outs:
             oshape = shape_of(o)
             full = broadcast_shapes(op, [SymArray(shape, np.float64, name="the result"), o])
-            if len(full) != len(oshape) or not all(same(x, y, f"{_here()} ({op} out=)") for x, y in zip(full, oshape)):
+            if len(full) != len(oshape) or not all(same(x, y, lambda: f"{_here()} ({op} out=)") for x, y in zip(full, oshape)):
                 raise _fail(f"{op} writes a result of shape {shape_str(shape)} into {name_of(o)} "
                             f"{shape_str(oshape)}", op, list(inputs) + [o], expected=shape_str(oshape),
                             actual=shape_str(shape))
@@ -422,6 +460,41 @@ class SymArray(np.lib.mixins.NDArrayOperatorsMixin):
                 "functions symbolic arrays implement (see shapeviz.tracing.symarray.HANDLED)"
             )
         return impl(*args, **kwargs)
+
+
+def _elementwise_fast(ufunc: np.ufunc, inputs: tuple, out: Any) -> Any:
+    """The common elementwise call — operands of one shape (or scalars), no out= or an out= of that
+    shape — answered without the general machinery; None sends the call the long way."""
+    shape = None
+    key: list = [ufunc]
+    for x in inputs:
+        tx = type(x)
+        if tx is SymArray:
+            s = x.shape
+            key.append(x.dtype)
+        elif tx is float or tx is int:
+            key.append(tx)
+            continue
+        elif tx is np.ndarray:
+            s = x.shape
+            key.append(x.dtype)
+        else:
+            return None
+        if not s:
+            continue
+        if shape is None:
+            shape = s
+        elif s != shape:
+            return None
+    dtype = _DTYPES.get(tuple(key))
+    if dtype is None or type(dtype) is list:
+        return None
+    if out is None:
+        return SymArray._made(shape if shape is not None else (), dtype)
+    o = out[0] if type(out) is tuple and len(out) == 1 else out
+    if type(o) is SymArray and shape is not None and o.shape == shape:
+        return o
+    return None
 
 
 def _fmt_req(shape: Sequence[Any]) -> str:
@@ -452,6 +525,14 @@ def _squeeze(a: Any, axis: Any) -> SymArray:
 def index_shape(a: Any, key: Any) -> Shape:
     """The shape of ``a[key]`` for ints, dims, slices, None, Ellipsis and one integer index array."""
     shape = shape_of(a)
+    kt = type(key)
+    if (kt is int or kt is Dim) and shape:  # x[t]: the time loop's usual index
+        if kt is int and type(shape[0]) is int and not -shape[0] <= key < shape[0]:
+            raise _fail(f"index {key} is out of bounds for axis 0 of size {shape[0]}", "indexing", [a])
+        return shape[1:]
+    if kt is tuple and len(key) == 2 and key[0] == slice(None) and type(key[1]) is slice and len(shape) >= 2 \
+            and type(shape[1]) is int:  # gates[:, :H]: a block of a concrete feature axis
+        return (shape[0], len(range(*key[1].indices(shape[1]))), *shape[2:])
     keys = key if isinstance(key, tuple) else (key,)
     n_real = sum(1 for k in keys if k is not None and k is not Ellipsis)
     if n_real > len(shape):
@@ -619,7 +700,7 @@ def _concatenate(arrays: Sequence[Any], axis: int = 0, out: Any = None, dtype: A
             raise _fail(f"concatenate along axis {axis}: {name_of(a)} {shape_str(s)} has rank {len(s)}, the first "
                         f"array {shape_str(first)} rank {len(first)}", "concatenate", arrays)
         for i, (d0, d) in enumerate(zip(first, s)):
-            if i != ax and not same(d0, d, f"{_here()} (concatenate)"):
+            if i != ax and not same(d0, d, lambda: f"{_here()} (concatenate)"):
                 raise _fail(f"concatenate along axis {axis}: axis {i} is {d0} in the first array and {d} in "
                             f"{name_of(a)}", "concatenate", arrays, dim=f"axis {i}", expected=d0, actual=d)
         total = Dim.of(total) + s[ax]
@@ -635,7 +716,7 @@ def _stack(arrays: Sequence[Any], axis: int = 0, out: Any = None, **_: Any) -> S
     first = shape_of(arrays[0])
     for a in arrays[1:]:
         s = shape_of(a)
-        if len(s) != len(first) or not all(same(x, y, f"{_here()} (stack)") for x, y in zip(first, s)):
+        if len(s) != len(first) or not all(same(x, y, lambda: f"{_here()} (stack)") for x, y in zip(first, s)):
             raise _fail(f"stack needs arrays of one shape, got {shape_str(first)} and {shape_str(s)}", "stack",
                         arrays)
     nd = len(first) + 1
@@ -710,7 +791,7 @@ def _take(a: Any, indices: Any, axis: Any = None, out: Any = None, mode: str = "
     res = SymArray(shape, dtype_of(a))
     if out is not None:
         oshape = shape_of(out)
-        if len(oshape) != len(shape) or not all(same(x, y, f"{_here()} (take out=)") for x, y in zip(shape, oshape)):
+        if len(oshape) != len(shape) or not all(same(x, y, lambda: f"{_here()} (take out=)") for x, y in zip(shape, oshape)):
             raise _fail(f"take writes {shape_str(shape)} into {shape_str(oshape)}", "take", [a, indices, out])
         return out
     return res
@@ -761,7 +842,7 @@ def _along_axis_shape(arr: Any, indices: Any, axis: int, op: str) -> Shape:
             out.append(b)
         elif is_one(b):
             out.append(a)
-        elif is_one(a) or same(a, b, f"{_here()} ({op})"):
+        elif is_one(a) or same(a, b, lambda: f"{_here()} ({op})"):
             out.append(b)
         else:
             raise _fail(f"{op}: axis {i} is {a} in the array and {b} in the indices", op, [arr, indices],
