@@ -56,7 +56,7 @@ class GRU(Recurrent):
         ws[..., 2 * H:] = w[..., 2 * H:]  # (..., H)
         return ws
 
-    def project_inputs(self, xin: Any) -> Any:
+    def project_inputs(self, xin: Any, S: tuple) -> Any:
         T, B, F = xin.shape
         H = self.units
         xw = (xin.reshape(T * B, F) @ self._scaled(self.params["kernel"])).reshape(T, B, 3 * H)  # (T, B, 3H)

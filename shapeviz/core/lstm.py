@@ -63,7 +63,7 @@ class LSTM(Recurrent):
         tanh_cols[2 * H:3 * H] = 1.0
         return scale, tanh_cols
 
-    def project_inputs(self, xin: Any) -> Any:
+    def project_inputs(self, xin: Any, S: tuple) -> Any:
         T, B, F = xin.shape
         scale = self._gate_vectors(xin)[0]  # (4H,)
         kernel = self.params["kernel"] * scale  # (F, 4H), columns scaled for the exponential

@@ -110,8 +110,9 @@ class Recurrent(Layer):
         return mask[:, ::-1] if self.go_backwards else mask
 
     # -- the cell (subclasses) ----------------------------------------------------
-    def project_inputs(self, xin: Any) -> Any:
-        """Input projection of all steps in one matmul. Args: xin: (T, B, F). Returns (T, B, kH)."""
+    def project_inputs(self, xin: Any, S: tuple) -> Any:
+        """Input projection of all steps in one matmul. Args: xin: (T, B, F); S: the state
+        buffers, each (T+1, B, H), which a cell may project into (SimpleRNN). Returns (T, B, kH)."""
         T, B, F = xin.shape
         xw = (xin.reshape(T * B, F) @ self.params["kernel"]).reshape(T, B, self.n_gates * self.units)  # (T, B, kH)
         if self.use_bias:
@@ -189,8 +190,8 @@ class Recurrent(Layer):
         if training and self.recurrent_dropout > 0:
             rdp = dropout_mask(self._rng(rng), (B, H), self.recurrent_dropout, like=x_tm)  # (B, H)
         xin = x_tm * dp if dp is not None else x_tm  # (T, B, F)
-        xw = self.project_inputs(xin)  # (T, B, kH)
-        S = tuple(empty((T + 1, B, H), like=xw) for _ in self.state_names)  # each (T+1, B, H)
+        S = tuple(empty((T + 1, B, H), like=xin, dtype=self.dtype) for _ in self.state_names)  # each (T+1, B, H)
+        xw = self.project_inputs(xin, S)  # (T, B, kH)
         for buf, s0 in zip(S, states0):
             if s0 is None:
                 buf[0] = 0.0
