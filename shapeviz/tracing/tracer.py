@@ -346,7 +346,8 @@ def trace(model: Model, inputs: Any, *, dims: Any = None, expect: dict[str, str]
             if isinstance(decl, np.ndarray):
                 dtype = decl.dtype
             sym_inputs.append(SymArray(shape, dtype, name=name))
-        real_inputs = list(declared) if session.concrete else None
+        # copies: a batch sliced from a dataset is a view of all of it, and BPTT memory counts bases
+        real_inputs = [np.array(d, copy=True) for d in declared] if session.concrete else None
         for n, v in given.items():
             ctx.declare(n)
             b = ctx.bindings[n]
@@ -369,13 +370,18 @@ def trace(model: Model, inputs: Any, *, dims: Any = None, expect: dict[str, str]
             mask_sym = SymArray([s.dim for s in _specs(mask, "mask")], np.bool_, name="mask")
         rng = np.random.default_rng(0)
         ctx.phase = "forward"
-        y, cache = model.forward(x, mask=mask_sym, training=training, rng=rng)
-        outputs = {"y": shape_of(y)} if not isinstance(y, tuple) else {f"y{i}": shape_of(v) for i, v in enumerate(y)}
+        try:
+            y, cache = model.forward(x, mask=mask_sym, training=training, rng=rng)
+        except ShapeError:
+            raise
+        except ShapeVizError as error:  # the model's own checks (OneToMany, EncoderDecoder), outside any layer
+            raise hints.convert(error, session, model, model.name, (x,), {}) from None
+        multi = isinstance(y, (tuple, list))  # return_state, or Bidirectional(merge_mode=None) on top
+        outputs = {f"y{i}": shape_of(v) for i, v in enumerate(y)} if multi else {"y": shape_of(y)}
         hints.check_expectations(session, expect, y)
         labels_shape = None
         loss_name = None
-        dy: Any = (np.random.default_rng(1).standard_normal(y.shape).astype(y.dtype) if session.concrete
-                   else SymArray(shape_of(y), y.dtype, name="dy"))
+        dy: Any = _cotangent(y, session.concrete, np.random.default_rng(1))
         loss_obj = loss if loss is not None else model.loss
         if labels is not None or "labels" in expect:
             from shapeviz.core import losses
@@ -383,10 +389,20 @@ def trace(model: Model, inputs: Any, *, dims: Any = None, expect: dict[str, str]
                 raise ConfigError(f"{model.summary_name()} has no loss to check the labels against: compile it "
                                   "or pass loss=")
             loss_obj = losses.get(loss_obj)
+            if multi:
+                raise ConfigError(f"{model.summary_name()} has {len(y)} outputs; labels are checked against a "
+                                  "model with one output")
             label_specs = _specs(labels if labels is not None else expect["labels"], "labels")
             for axis, spec in enumerate(label_specs):
                 for n in sorted(spec.dim.names):
                     ctx.declare(n, declared=f"the labels (axis {axis})")
+            for axis, (spec, d) in enumerate(zip(label_specs, shape_of(y))):
+                # a name only the labels use (T_out in "(B, T_out, V)") takes its size from the output's
+                # axis it lines up with (leading axes: ids (B, T) line up with (B, T, C) too)
+                b = ctx.bindings.get(spec.dim.symbol) if spec.dim.is_symbol else None
+                if b is not None and b.value is None and (b.declared or "").startswith("the labels"):
+                    ctx.unify(spec.dim, d,
+                              f"the labels (axis {axis}), against the model's output {shape_str(shape_of(y))}")
             label_dtype = np.int64 if getattr(loss_obj, "metric_name", None) and _looks_like_ids(loss_obj, y,
                                                                                                    label_specs) \
                 else model.dtype
@@ -404,15 +420,22 @@ def trace(model: Model, inputs: Any, *, dims: Any = None, expect: dict[str, str]
                     raise hints.convert(error, session, None, "loss", (y, y_true), {}) from None
         if backward:
             ctx.phase = "backward"
-            model.zero_grad()
-            model.backward(dy, cache)
+            if session.concrete:  # a real backward adds into the grads: put back what the user had there
+                saved = [(g, g.copy()) for leaf in model.leaf_layers() for g in leaf.grads.values()]
+                stack.callback(lambda: [np.copyto(g, v) for g, v in saved])
+                model.zero_grad()
+            try:
+                model.backward(dy, cache)
+            except ShapeError:
+                raise
+            except ShapeVizError as error:
+                raise hints.convert(error, session, model, model.name, (dy,), {}) from None
             if session.concrete:  # real arrays: the gradients are there to read
                 session.refresh_params()
                 for _, layer, key in model.parameters():
                     name = f"{session.paths.get(id(layer), layer.name)}/{key}"
                     session.grads.setdefault(name, GradRecord(name, tuple(layer.grads[key].shape),
                                                               tuple(layer.params[key].shape)))
-            model.zero_grad()
             ctx.phase = "forward"
         grads = []
         for path, layer, key in model.parameters():
@@ -428,6 +451,15 @@ def trace(model: Model, inputs: Any, *, dims: Any = None, expect: dict[str, str]
         inputs={n: s.shape for n, s in zip(names, sym_inputs)}, outputs=outputs, layers=records,
         steps=session.steps, grads=grads, bindings=dict(ctx.bindings),
         labels=labels_shape, loss=loss_name, dtype=str(model.dtype))
+
+
+def _cotangent(y: Any, concrete: bool, rng: np.random.Generator) -> Any:
+    """A gradient for the model's output, mirroring its tuple or list: random numbers in a concrete run."""
+    if isinstance(y, (tuple, list)):
+        return type(y)(_cotangent(v, concrete, rng) for v in y)
+    if concrete:
+        return rng.standard_normal(y.shape).astype(y.dtype)
+    return SymArray(shape_of(y), y.dtype, name="dy")
 
 
 def _looks_like_ids(loss_obj: Any, y: Any, label_specs: Sequence[DimSpec]) -> bool:
