@@ -86,6 +86,8 @@ class Trace:
         bindings: every named dim, its role, size and where the size came from.
         traced_steps: the timestep labels traced per recurrent layer (e.g. ["0", "1", "T-1"]).
         loss: the loss's name when labels were traced, and the labels' shape.
+        options: the model's own settings that shape its picture but no record shows: a
+            OneToMany's ``steps`` and ``feedback`` ("zeros" or "outputs": what it reads after step 0).
     """
 
     model: str
@@ -100,6 +102,7 @@ class Trace:
     labels: Shape | None = None
     loss: str | None = None
     dtype: str = "float32"
+    options: dict[str, Any] = field(default_factory=dict)
 
     # -- queries ----------------------------------------------------------------------
     def layer(self, path: str) -> LayerRecord:
@@ -144,7 +147,8 @@ class Trace:
                                b.declared) for n, b in self.bindings.items()}
         return Trace(self.model, self.model_kind, self.mode, sub(self.inputs), sub(self.outputs), layers, steps,
                      [GradRecord(g.param, g.shape, g.param_shape) for g in self.grads], bindings,
-                     substitute(self.labels, vals) if self.labels is not None else None, self.loss, self.dtype)
+                     substitute(self.labels, vals) if self.labels is not None else None, self.loss, self.dtype,
+                     dict(self.options))
 
     def shape_text(self, shape: Shape) -> str:
         return shape_str(shape)

@@ -450,7 +450,8 @@ def trace(model: Model, inputs: Any, *, dims: Any = None, expect: dict[str, str]
         model=model.name, model_kind=model.kind, mode=model.mode,
         inputs={n: s.shape for n, s in zip(names, sym_inputs)}, outputs=outputs, layers=records,
         steps=session.steps, grads=grads, bindings=dict(ctx.bindings),
-        labels=labels_shape, loss=loss_name, dtype=str(model.dtype))
+        labels=labels_shape, loss=loss_name, dtype=str(model.dtype),
+        options={k: getattr(model, k) for k in ("steps", "feedback") if hasattr(model, k)})
 
 
 def _cotangent(y: Any, concrete: bool, rng: np.random.Generator) -> Any:
