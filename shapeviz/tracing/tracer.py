@@ -27,7 +27,7 @@ from shapeviz.tracing.records import GradRecord, LayerRecord, StepRecord, Trace
 from shapeviz.tracing.symarray import SymArray, norm_shape, shape_of
 
 REPRESENTATIVE = 3  # steps traced of a long or symbolic sequence: 0, 1, ..., T-1
-_METHODS = ("forward", "backward", "backward_with_state", "run", "run_backward")
+_METHODS = ("forward", "backward", "backward_with_state", "run", "run_backward", "ensure_built")
 
 
 def _input_names(model: Model) -> list[str]:
@@ -89,13 +89,14 @@ class _Session:
         self.param_shapes: dict[str, tuple] = {}
         self.seen_bases: set[int] = set()  # arrays already counted for an earlier layer's memory
         self.concrete = False  # real arrays in: the loops run every step, records keep 0, 1, T-1
+        self.stopped_at: str | None = None  # the step an error left a time loop at (for its message)
         self.ctx.on_grad = self.on_grad
 
     # -- hooks ------------------------------------------------------------------------
     def steps_hook(self, length: Any, reverse: bool = False) -> Iterable[Any]:
         ctx = self.ctx
         dim = Dim.of(length)
-        hints.check_time_axis(ctx, dim)
+        hints.check_time_axis(ctx, dim, self)
         resolved = dim.resolved()
         if self.concrete or (resolved.is_const and (self.all_steps or resolved.value <= REPRESENTATIVE)):
             order: list[Any] = list(range(resolved.value))  # type: ignore[arg-type]
@@ -113,6 +114,9 @@ class _Session:
                 # a loop inside a decoding loop (one step at a time) is labelled by the outer step
                 ctx.timestep = str(Dim.of(self.loops[0][1]))
                 yield t
+        except GeneratorExit:  # an error left the loop: the loop closes before the error reaches us
+            self.stopped_at = self.stopped_at or str(Dim.of(self.loops[0][1]))
+            raise
         finally:
             ctx.timestep = saved
             self.loops.pop()
@@ -130,6 +134,9 @@ class _Session:
                 frame[1], frame[2] = t, keep is None or t in keep
                 self.ctx.timestep = str(Dim.of(self.loops[0][1]))
                 yield item
+        except GeneratorExit:
+            self.stopped_at = self.stopped_at or str(Dim.of(self.loops[0][1]))
+            raise
         finally:
             self.ctx.timestep = saved
             self.loops.pop()
@@ -202,10 +209,11 @@ class _Session:
                 with self.ctx.in_layer(path, layer):
                     try:
                         result = orig(*args, **kwargs)
-                    except ShapeError:
-                        raise
-                    except ShapeVizError as error:
-                        raise hints.convert(error, self, layer, path, args, kwargs) from None
+                    except Exception as error:  # say where, with the operands and a hint
+                        converted = hints.convert(error, self, layer, path, args, kwargs)
+                        if converted is None:
+                            raise  # not about the user's shapes: a bug to see with its traceback
+                        raise converted from None
                     self.refresh_params()
                     if method in ("forward", "run"):
                         self.record_layer(layer, path, method, args, kwargs, result)
@@ -340,7 +348,8 @@ def trace(model: Model, inputs: Any, *, dims: Any = None, expect: dict[str, str]
                 for n in sorted(spec.dim.names):
                     ctx.declare(n, declared=f"the input {name} (axis {axis})")
                 if spec.value is not None:
-                    ctx.bind(spec.dim.symbol, spec.value, f"the input declaration of {name} ({spec.dim}={spec.value})")
+                    hints.bind_declared(ctx, spec.dim.symbol, spec.value,
+                                        f"the input declaration of {name} ({spec.dim}={spec.value})")
                 shape.append(spec.dim)
             dtype = model.input_dtype() if i == 0 else model.dtype
             if isinstance(decl, np.ndarray):
@@ -350,10 +359,7 @@ def trace(model: Model, inputs: Any, *, dims: Any = None, expect: dict[str, str]
         real_inputs = [np.array(d, copy=True) for d in declared] if session.concrete else None
         for n, v in given.items():
             ctx.declare(n)
-            b = ctx.bindings[n]
-            if b.value is not None and b.value != v:
-                raise ConfigError(f"dim {n} is given as {v} but the input declaration says {b.value}")
-            ctx.bind(n, v, f"the given sizes ({n}={v})")
+            hints.bind_declared(ctx, n, v, f"the given sizes ({n}={v})")
         prev = None
         for layer in model.layers:
             session.register(layer, layer.name, 0, prev)
@@ -404,7 +410,7 @@ def trace(model: Model, inputs: Any, *, dims: Any = None, expect: dict[str, str]
                     ctx.unify(spec.dim, d,
                               f"the labels (axis {axis}), against the model's output {shape_str(shape_of(y))}")
             label_dtype = np.int64 if getattr(loss_obj, "metric_name", None) and _looks_like_ids(loss_obj, y,
-                                                                                                   label_specs) \
+                                                                                                   label_specs, ctx) \
                 else model.dtype
             y_true = (labels if isinstance(labels, np.ndarray)
                       else SymArray([s.dim for s in label_specs], label_dtype, name="labels"))
@@ -463,9 +469,15 @@ def _cotangent(y: Any, concrete: bool, rng: np.random.Generator) -> Any:
     return SymArray(shape_of(y), y.dtype, name="dy")
 
 
-def _looks_like_ids(loss_obj: Any, y: Any, label_specs: Sequence[DimSpec]) -> bool:
-    """Class-id labels are integers: a softmax loss with labels one axis shorter than the output."""
-    return loss_obj.name.startswith("softmax") and len(label_specs) == len(shape_of(y)) - 1
+def _looks_like_ids(loss_obj: Any, y: Any, label_specs: Sequence[DimSpec], ctx: TraceContext) -> bool:
+    """Class-id labels are integers: a softmax loss with labels one axis shorter than the output, or
+    ending in a time axis (ids per step, ``(B, T)``, whatever the output). Keras names such as
+    sparse_categorical_crossentropy are softmax losses too."""
+    from shapeviz.core.losses import SoftmaxCrossEntropy
+    if not isinstance(loss_obj, SoftmaxCrossEntropy):
+        return False
+    last = label_specs[-1].dim if label_specs else None
+    return len(label_specs) == len(shape_of(y)) - 1 or (last is not None and ctx.role_of(last) == "time")
 
 
 def symbolic_input(shape: Any, dtype: Any = np.float32, name: str = "x") -> SymArray:
