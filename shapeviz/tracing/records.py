@@ -120,7 +120,8 @@ class Trace:
 
     @property
     def param_count(self) -> int:
-        return sum(r.param_count for r in self.layers)
+        """Parameters of the model: a wrapper's count includes its inner layers' (depth 1), counted once."""
+        return sum(r.param_count for r in self.layers if r.depth == 0)
 
     @property
     def memory(self) -> Dim:
