@@ -134,9 +134,13 @@ class Dim:
         return Dim({m: -c for m, c in self._terms.items()})
 
     def __sub__(self, other: DimLike) -> "Dim":
+        if self._numeric(other):  # as + does: a size in float arithmetic (B - 0.5)
+            return self.as_number() - other  # type: ignore[return-value, operator]
         return self + (-Dim.of(other))
 
     def __rsub__(self, other: DimLike) -> "Dim":
+        if self._numeric(other):
+            return other - self.as_number()  # type: ignore[return-value, operator]
         return Dim.of(other) - self
 
     def __mul__(self, other: DimLike) -> "Dim":
