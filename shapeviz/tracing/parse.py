@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import operator
 import re
 from dataclasses import dataclass
 
 from shapeviz.errors import ConfigError
 from shapeviz.tracing.dims import Dim
 
-_TOKEN = re.compile(r"\s*(?:(?P<int>\d+)|(?P<name>[A-Za-z_][A-Za-z0-9_]*)|(?P<op>[()\[\],=*+]))")
+_TOKEN = re.compile(r"\s*(?:(?P<int>[0-9]+)|(?P<name>[A-Za-z_][A-Za-z0-9_]*)|(?P<op>[()\[\],=*+-]))")
+_MAX_DIGITS = 18  # a size beyond 10^18 is a typo (and int() refuses strings over 4300 digits)
 
 
 class ShapeSyntaxError(ConfigError):
@@ -29,9 +31,11 @@ class DimSpec:
 
 def _error(text: str, pos: int, expected: str) -> ShapeSyntaxError:
     found = repr(text[pos]) if pos < len(text) else "the end"
+    # one character shown per character of the text, so that the caret stays under the column
+    shown = "".join(" " if c.isspace() else c if c.isprintable() else "?" for c in text)
     return ShapeSyntaxError(
         f"cannot parse the shape {text!r}: expected {expected} at column {pos + 1}, found {found}\n"
-        f"  {text}\n  {' ' * pos}^\n"
+        f"  {shown}\n  {' ' * pos}^\n"
         "  write it like \"(B, T, 2)\", \"B T 2\" or \"batch=32, seq_len=80, features=2\""
     )
 
@@ -40,8 +44,9 @@ def parse_shape(text: str) -> list[DimSpec]:
     """The axes of a shape string.
 
     Axes are separated by commas or spaces, optionally inside ``()`` or ``[]``. An axis is a
-    number, a name, ``name=number`` (a name with its size) or a product/sum of those
-    (``4*H``, ``H1+H2``). An empty ``()`` is a scalar.
+    number, a name, ``name=number`` (a name with its size) or a product/sum/difference of
+    those (``4*H``, ``H1+H2``, ``T-1``: what the tracer prints parses back). An empty ``()``
+    is a scalar.
     """
     if not isinstance(text, str):
         raise ShapeSyntaxError(f"a shape must be a string such as \"(B, T, 2)\", got {type(text).__name__} {text!r}")
@@ -53,7 +58,7 @@ def parse_shape(text: str) -> list[DimSpec]:
         m = _TOKEN.match(text, pos)
         if m is None or m.end() == pos:
             start = pos + (len(text[pos:]) - len(text[pos:].lstrip()))
-            raise _error(text, start, "a name, a number, ',', '=', '*', '+' or a bracket")
+            raise _error(text, start, "a name, a number, ',', '=', '*', '+', '-' or a bracket")
         kind = m.lastgroup or ""
         tokens.append((kind, m.group(kind), m.start(kind)))
         pos = m.end()
@@ -77,6 +82,9 @@ def parse_shape(text: str) -> list[DimSpec]:
             raise _error(text, tok[2] if tok else end_pos(), "a name or a number")
         i += 1
         if tok[0] == "int":
+            if len(tok[1].lstrip("0")) > _MAX_DIGITS:
+                raise ShapeSyntaxError(f"in the shape {text!r}: the size at column {tok[2] + 1} has "
+                                       f"{len(tok[1])} digits; a size has at most {_MAX_DIGITS}")
             value = int(tok[1])
             if value <= 0:
                 raise ShapeSyntaxError(
@@ -88,9 +96,9 @@ def parse_shape(text: str) -> list[DimSpec]:
     def expr() -> Dim:
         nonlocal i
         out = term()
-        while (tok := peek()) is not None and tok[1] == "+":
+        while (tok := peek()) is not None and tok[1] in "+-":
             i += 1
-            out = out + term()
+            out = out + term() if tok[1] == "+" else out - term()
         return out
 
     def term() -> Dim:
@@ -107,6 +115,9 @@ def parse_shape(text: str) -> list[DimSpec]:
             break
         start = tok
         dim = expr()
+        if dim.is_const and dim.value <= 0:  # type: ignore[operator]
+            raise ShapeSyntaxError(f"in the shape {text!r}: every size must be positive, the axis at column "
+                                   f"{start[2] + 1} is {dim}")
         value = None
         tok = peek()
         if tok is not None and tok[1] == "=":
@@ -122,6 +133,8 @@ def parse_shape(text: str) -> list[DimSpec]:
         if tok is not None and tok[1] == ",":
             i += 1
         elif tok is not None and tok[0] in ("int", "name"):
+            if not text[tok[2] - 1].isspace():  # "2B", "1e3": one token run into the next
+                raise _error(text, tok[2], "',', a space or '*' between two axes (write 2*B for a product)")
             continue  # space-separated
         elif tok is not None and tok[1] != close:
             raise _error(text, tok[2], "',' or the next axis")
@@ -145,19 +158,27 @@ def parse_dims(items: list[str] | dict[str, int] | None) -> dict[str, int]:
     """``["B=32", "T=80"]`` or ``{"B": 32}`` as a dict; a name given twice with two sizes is an error."""
     if items is None:
         return {}
+    if isinstance(items, str):  # "B=32, T=80" or "B = 32 T = 80"
+        items = [part for part in re.split(r"[,\s]+", re.sub(r"\s*=\s*", "=", items)) if part]
     if isinstance(items, dict):
         pairs = list(items.items())
     else:
         pairs = []
         for item in items:
-            m = re.fullmatch(r"\s*([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(-?\d+)\s*", str(item))
+            m = re.fullmatch(r"\s*([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(-?[0-9]{1,18})\s*", str(item))
             if m is None:
                 raise ShapeSyntaxError(f"a dim must be written NAME=SIZE such as B=32, got {item!r}")
             pairs.append((m.group(1), int(m.group(2))))
     out: dict[str, int] = {}
-    for name, value in pairs:
-        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-            raise ShapeSyntaxError(f"dim {name} must be a positive whole number, got {value!r}")
+    for name, given in pairs:
+        if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+            raise ShapeSyntaxError(f"a dim name is a word such as B or seq_len, got {name!r}")
+        try:  # ints and numpy ints, not floats or bools
+            value = -1 if isinstance(given, bool) else operator.index(given)
+        except TypeError:
+            value = -1
+        if value <= 0:
+            raise ShapeSyntaxError(f"dim {name} must be a positive whole number, got {given!r}")
         if name in out and out[name] != value:
             raise ShapeSyntaxError(f"dim {name} is given twice with different sizes, {out[name]} and {value}")
         out[name] = value
