@@ -153,3 +153,7 @@ class Trace:
 
     def shape_text(self, shape: Shape) -> str:
         return shape_str(shape)
+
+    def _repr_html_(self) -> str:  # Jupyter: the summary table; rendering lives in shapeviz.render
+        from shapeviz.render.jupyter import display_trace
+        return display_trace(self)._repr_html_()

@@ -1,0 +1,100 @@
+"""Traces of the five modes and the two seed examples, for the renderer tests.
+
+``CASES`` maps a case name to a function returning a fresh Trace. Call :func:`fresh_names`
+(with pytest's ``monkeypatch``) before building one, so layer names do not depend on which
+tests ran before (``lstm_1``, not ``lstm_7``).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import itertools
+from pathlib import Path
+from types import ModuleType
+from typing import Callable
+
+import numpy as np
+import pytest
+
+import shapeviz.core.layer as layer_module
+import shapeviz.core.model as model_module
+from shapeviz import trace
+from shapeviz.tracing.records import Trace
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+_modules: dict[str, ModuleType] = {}
+
+
+def example(name: str) -> ModuleType:
+    """An example script as a module (loaded once; its ``main`` is not run)."""
+    if name not in _modules:
+        spec = importlib.util.spec_from_file_location(f"example_{name}", EXAMPLES / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)  # type: ignore[union-attr]
+        _modules[name] = module
+    return _modules[name]
+
+
+def fresh_names(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Restart the automatic layer and model names (``lstm_1``, ``sequential_1``) for one test."""
+    monkeypatch.setattr(layer_module, "_counters", {})
+    monkeypatch.setattr(model_module, "_counter", itertools.count(1))
+
+
+def _mode(name: str) -> Callable[[], object]:
+    return dict(example("five_modes").MODES)[name]
+
+
+def one_to_one() -> Trace:
+    model, _, _ = _mode("one-to-one")(np.random.default_rng(0), 4)
+    return trace(model, "(B, 4)", labels="(B,)")
+
+
+def one_to_many() -> Trace:
+    model, _, _ = _mode("one-to-many")(np.random.default_rng(0), 4)
+    return trace(model, "(B, 2)", labels="(B, 6, 2)")
+
+
+def many_to_one() -> Trace:
+    model, _, _ = _mode("many-to-one")(np.random.default_rng(0), 4)
+    return trace(model, "(B, T, 1)", labels="(B, 1)")
+
+
+def many_to_many() -> Trace:
+    model, _, _ = _mode("many-to-many (encoder-decoder)")(np.random.default_rng(0), 4)
+    return trace(model, ("(B, T_in, 3)", "(B, T_out, 3)"), labels="(B, T_out, 3)")
+
+
+def synced() -> Trace:
+    model, _, _ = _mode("synced many-to-many")(np.random.default_rng(0), 4)
+    return trace(model, "(B, T, 1)", labels="(B, T, 1)", dims={"B": 32, "T": 8})
+
+
+def imdb() -> Trace:
+    """Keras's imdb_lstm: ids (32, 80) -> Embedding -> LSTM(128) -> Dense(1, sigmoid)."""
+    model = example("imdb_lstm").build_model(seed=0)
+    return trace(model, "(B, T)", dims={"B": 32, "T": 80}, labels="(B, 1)", loss="binary_crossentropy")
+
+
+def addition() -> Trace:
+    """Lasagne's addition task: a masked bidirectional SimpleRNN(100), (100, 55, 2) -> (100, 1)."""
+    model = example("addition").build_model(seed=0)
+    return trace(model, "(B, T, 2)", mask="(B, T)", dims={"B": 100, "T": 55}, labels="(B, 1)", loss="mse")
+
+
+def addition_lstm() -> Trace:
+    """The addition task with ``--lstm``: h and c in both directions."""
+    model = example("addition").build_model(lstm=True, seed=0)
+    return trace(model, "(B, T, 2)", mask="(B, T)", labels="(B, 1)", loss="mse")
+
+
+CASES: dict[str, Callable[[], Trace]] = {
+    "one_to_one": one_to_one,
+    "one_to_many": one_to_many,
+    "many_to_one": many_to_one,
+    "many_to_many": many_to_many,
+    "synced": synced,
+    "imdb": imdb,
+    "addition": addition,
+    "addition_lstm": addition_lstm,
+}
