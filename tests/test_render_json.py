@@ -1,0 +1,140 @@
+"""shapeviz.render.jsonform: the versioned JSON form of a Trace, checked against the shipped schema."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from render_cases import CASES, example, fresh_names
+from shapeviz import trace
+from shapeviz.render import SCHEMA_ID, dumps, to_json
+from shapeviz.render.jsonform import schema
+from shapeviz.tracing.records import Trace
+
+TOP_LEVEL = ["schema", "model", "model_kind", "mode", "dtype", "inputs", "outputs", "labels", "loss", "options",
+             "param_count", "memory", "bindings", "layers", "steps", "gradients"]
+
+
+@pytest.fixture(scope="module")
+def traces() -> dict[str, Trace]:
+    with pytest.MonkeyPatch.context() as mp:
+        out = {}
+        for name, make in CASES.items():
+            fresh_names(mp)
+            out[name] = make()
+        return out
+
+
+@pytest.fixture(scope="module")
+def validator() -> jsonschema.Draft202012Validator:
+    doc = schema()
+    jsonschema.Draft202012Validator.check_schema(doc)
+    return jsonschema.Draft202012Validator(doc, format_checker=jsonschema.FormatChecker())
+
+
+def test_the_schema_ships_with_the_package() -> None:
+    path = Path(__file__).resolve().parents[1] / "shapeviz" / "schemas" / "trace.schema.json"
+    assert json.loads(path.read_text(encoding="utf-8")) == schema()
+    assert schema()["properties"]["schema"]["const"] == SCHEMA_ID == "shapeviz.trace/1"
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_every_mode_validates(case: str, traces: dict[str, Trace], validator) -> None:
+    doc = json.loads(dumps(traces[case]))
+    errors = sorted(validator.iter_errors(doc), key=lambda e: list(e.path))
+    assert not errors, "\n".join(f"{list(e.path)}: {e.message}" for e in errors)
+    assert list(doc) == TOP_LEVEL
+
+
+def test_a_concrete_trace_validates(validator, monkeypatch: pytest.MonkeyPatch) -> None:
+    import numpy as np
+    fresh_names(monkeypatch)
+    model = example("five_modes").synced(np.random.default_rng(0), 4)[0]
+    tr = trace(model, np.zeros((2, 5, 1)), all_steps=True)
+    doc = to_json(tr)
+    validator.validate(doc)
+    assert [s["t"] for s in doc["steps"] if s["phase"] == "forward"] == [0, 1, 2, 3, 4]
+    assert doc["memory"]["bytes"] == tr.memory_bytes() and isinstance(doc["memory"]["bytes"], int)
+
+
+def test_the_schema_rejects_what_is_not_a_trace(traces: dict[str, Trace], validator) -> None:
+    good = to_json(traces["imdb"])
+    for path, value in ((("layers", 1, "outputs", "y", 1), 128.5),  # not a whole size
+                        (("layers", 1, "outputs", "y", 0), "B T"),  # not an expression
+                        (("schema",), "shapeviz.trace/2"),
+                        (("mode",), "many-to-few"),
+                        (("steps", 0, "phase"), "sideways")):
+        doc = copy.deepcopy(good)
+        node = doc
+        for key in path[:-1]:
+            node = node[key]
+        node[path[-1]] = value
+        assert not validator.is_valid(doc), f"{path} = {value!r} passed"
+    doc = copy.deepcopy(good)
+    del doc["gradients"]
+    assert not validator.is_valid(doc)
+
+
+def test_imdb_as_json(traces: dict[str, Trace]) -> None:
+    doc = to_json(traces["imdb"])
+    assert doc["mode"] == "many-to-one" and doc["inputs"] == {"x": ["B", "T"]} and doc["outputs"] == {"y": ["B", 1]}
+    lstm = doc["layers"][1]
+    assert lstm["path"] == "lstm_1" and lstm["kind"] == "lstm"
+    assert lstm["inputs"] == {"x": ["B", "T", 128]} and lstm["outputs"] == {"y": ["B", 128]}
+    assert lstm["states"] == {"h": ["B", 128], "c": ["B", 128]}
+    assert lstm["params"] == {"kernel": [128, 512], "recurrent_kernel": [128, 512], "bias": [512]}
+    assert lstm["memory"] == {"formula": "4096*B*T+6144*B+264192", "bytes": 4096 * 32 * 80 + 6144 * 32 + 264192}
+    assert lstm["config"]["units"] == 128
+    assert doc["param_count"] == 2691713
+    assert doc["memory"] == {"formula": "4104*B*T+6148*B+264192", "bytes": 10967168}
+    assert doc["bindings"] == [
+        {"name": "B", "role": "batch", "value": 32, "where": "the given sizes (B=32)", "declared": "the input x (axis 0)"},
+        {"name": "T", "role": "time", "value": 80, "where": "the given sizes (T=80)", "declared": "the input x (axis 1)"},
+    ]
+    forward = [s for s in doc["steps"] if s["phase"] == "forward"]
+    backward = [s for s in doc["steps"] if s["phase"] == "backward"]
+    assert [s["t"] for s in forward] == [0, 1, "T-1"] and [s["t"] for s in backward] == ["T-1", 1, 0]
+    assert list(forward[0]["tensors"]) == ["x_t", "h_{t-1}", "c_{t-1}", "z_t", "h_t", "c_t", "y_t"]
+    assert forward[0]["tensors"]["z_t"] == ["B", 512]
+    # the core reports a backward step in two halves; the JSON has one entry per step
+    assert list(backward[0]["tensors"]) == ["dh_t", "dc_t", "dz_t", "dh_{t-1}", "dc_{t-1}"]
+    assert doc["gradients"][1] == {"param": "lstm_1/kernel", "shape": [128, 512], "param_shape": [128, 512],
+                                   "ok": True}
+    assert doc["labels"] == ["B", 1] and doc["loss"] == "binary_crossentropy"
+
+
+def test_json_golden(traces: dict[str, Trace], golden) -> None:
+    golden("json/imdb.json", dumps(traces["imdb"]))
+    golden("json/many_to_many.json", dumps(traces["many_to_many"]))
+
+
+def test_unbound_memory_and_wrappers(traces: dict[str, Trace]) -> None:
+    doc = to_json(traces["addition_lstm"])
+    assert doc["memory"]["bytes"] is None and "B*T" in doc["memory"]["formula"]
+    assert [(layer["path"], layer["depth"]) for layer in doc["layers"]] == [
+        ("bidirectional_1", 0), ("bidirectional_1/forward_lstm_1", 1), ("bidirectional_1/backward_lstm_1", 1),
+        ("dense_1", 0)]
+    assert doc["param_count"] == 82601  # the directions counted once, inside the wrapper
+    assert doc["layers"][0]["config"]["layer"]["class_name"] == "LSTM"  # nested configs stay JSON
+
+
+def test_same_model_same_json(monkeypatch: pytest.MonkeyPatch) -> None:
+    texts = []
+    for _ in range(2):  # two fresh builds, names restarted: byte-identical
+        fresh_names(monkeypatch)
+        texts.append(dumps(CASES["addition"]()))
+    assert texts[0] == texts[1]
+    model = example("imdb_lstm").build_model(seed=1)
+    first, second = (dumps(trace(model, "(B, T)", dims={"B": 32, "T": 80})) for _ in range(2))
+    assert first == second  # the same model traced twice
+
+
+def test_dumps_is_json_of_to_json(traces: dict[str, Trace]) -> None:
+    tr = traces["one_to_many"]
+    assert json.loads(dumps(tr)) == to_json(tr)
+    assert dumps(tr).endswith("}\n") and "\n" not in dumps(tr, indent=None).rstrip("\n")
+    assert to_json(tr)["options"] == {"steps": 6, "feedback": "outputs"}
