@@ -76,3 +76,8 @@ class ShapeError(ShapeVizError, ValueError):
             if current.get(key) in (None, [], {}):
                 current[key] = value
         return ShapeError(self.problem, **current)  # type: ignore[arg-type]
+
+
+class RenderError(ShapeVizError):
+    """A picture cannot be made here: a format needs a program that is not installed (PDF without
+    a system Graphviz), or the layout program failed."""
