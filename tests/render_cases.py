@@ -7,6 +7,7 @@ tests ran before (``lstm_1``, not ``lstm_7``).
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import itertools
 from pathlib import Path
@@ -98,3 +99,16 @@ CASES: dict[str, Callable[[], Trace]] = {
     "addition": addition,
     "addition_lstm": addition_lstm,
 }
+
+
+@functools.cache
+def all_traces() -> dict[str, Trace]:
+    """One trace of every case, each built with fresh names; made once per test run and shared by
+    the renderer tests (building imdb's and the LSTM addition's weights takes a second or two).
+    Treat them as read-only: ``trace.bind()`` makes a copy."""
+    out = {}
+    with pytest.MonkeyPatch.context() as mp:
+        for name, make in CASES.items():
+            fresh_names(mp)
+            out[name] = make()
+    return out

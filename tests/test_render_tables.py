@@ -10,7 +10,7 @@ import sys
 import pytest
 from rich.console import Console, RenderableType
 
-from render_cases import CASES, fresh_names
+from render_cases import CASES, all_traces, fresh_names
 from shapeviz import Dense, LSTM, Sequential, trace
 from shapeviz.errors import ConfigError
 from shapeviz.render import bindings_table, grads_table, steps_table, summary_table
@@ -35,12 +35,7 @@ def every_table(tr: Trace) -> list[RenderableType]:
 
 @pytest.fixture(scope="module")
 def traces() -> dict[str, Trace]:
-    with pytest.MonkeyPatch.context() as mp:
-        out = {}
-        for name, make in CASES.items():
-            fresh_names(mp)
-            out[name] = make()
-        return out
+    return all_traces()
 
 
 @pytest.mark.parametrize("case", list(CASES))
