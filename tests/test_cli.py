@@ -16,7 +16,7 @@ def test_version():
 def test_help_has_example():
     result = CliRunner().invoke(main, ["--help"])
     assert result.exit_code == 0
-    assert "Example:" in result.output and "shapeviz --version" in result.output
+    assert "Examples:" in result.output and "shapeviz report" in result.output
 
 
 def test_console_script_runs_as_module():
