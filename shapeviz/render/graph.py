@@ -122,6 +122,8 @@ def _edge(g: graphviz.Digraph, pic: Unrolled, link: Link) -> None:
         return
     if link.src_port and src.ports and link.src_port != src.ports[0]:
         tail += ":e"  # up from a lower cell: leave by its side, not through the cells above it
+    if src.col == dst.col:
+        attrs["weight"] = "8"  # keep a column straight: a box right above what it reads
     if dst.row > src.row:  # ranks run top to bottom (rankdir=TB keeps HTML ports where they are drawn)
         g.edge(head, tail, dir="back", **attrs)
     else:
@@ -157,7 +159,7 @@ def graph_of(pic: Unrolled) -> UnrolledGraph:
             if (r, a.col) not in flat:
                 g.edge(a.id, b.id, style="invis")
         if r > 0:
-            g.edge(f"row{r}", f"row{r - 1}", style="invis")
+            g.edge(f"row{r}", f"row{r - 1}", style="invis", weight="100")  # the titles in one column
     loops: dict[str, list[Link]] = {}
     for link in pic.links:
         if link.src == link.dst:

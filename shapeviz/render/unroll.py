@@ -183,19 +183,24 @@ def nearest(steps: list[StepRecord], t: Dim) -> StepRecord | None:
     return max(steps, key=_t_key)
 
 
-def drop_axis(shape: Shape, length: Dim | None) -> Shape:
-    """A per-step shape: ``shape`` without its time axis (the first axis after the batch that is
-    ``length``); unchanged when it has none."""
+def _time_axis(shape: Shape, length: Dim | None) -> int | None:
+    """The axis of ``shape`` that is ``length``: the first after the batch, else axis 0 (time-major)."""
     if length is None:
-        return tuple(shape)
-    for i, d in enumerate(shape):
-        if i > 0 and Dim.of(d) == length:
-            return tuple(shape[:i]) + tuple(shape[i + 1:])
-    return tuple(shape)
+        return None
+    for i in [*range(1, len(shape)), 0][:len(shape)]:
+        if Dim.of(shape[i]) == length:
+            return i
+    return None
+
+
+def drop_axis(shape: Shape, length: Dim | None) -> Shape:
+    """A per-step shape: ``shape`` without its time axis; unchanged when it has none."""
+    i = _time_axis(shape, length)
+    return tuple(shape) if i is None else tuple(shape[:i]) + tuple(shape[i + 1:])
 
 
 def has_axis(shape: Shape, length: Dim | None) -> bool:
-    return length is not None and any(i > 0 and Dim.of(d) == length for i, d in enumerate(shape))
+    return _time_axis(shape, length) is not None
 
 
 def kind_text(rec: LayerRecord) -> str:
@@ -526,11 +531,11 @@ class _Builder:
         self.link(ids[b], dst, "merge", note, src_port=h_bw)
         self.link(ids[a], dst, "merge", note, src_port=h_fw)
         if not self.rolled:
-            fw_last = fw_cells[a][0]
-            bw_last = bw_cells[b][0]
-            self.pic.notes.append(
-                f"{rec.path}: {name} {shape_str(out)} = {note} of the forward direction's last state {fw_last[1]} "
-                f"{fw_last[2]} and the backward direction's last state {bw_last[1]} {bw_last[2]}, at step 0")
+            (_, fw_name, fw_shape), (_, bw_name, bw_shape) = fw_cells[a][0], bw_cells[b][0]
+            states = (f"the forward direction's last state {fw_name} {fw_shape} and the backward direction's last "
+                      f"state {bw_name} {bw_shape}, at step 0")
+            self.pic.notes.append(f"{rec.path}: {name} {shape_str(out)} = {note} of {states}" if mode is not None
+                                  else f"{rec.path}: {', '.join(rec.outputs)} are {states}, not merged")
         return {a: dst}
 
     def one_to_many(self) -> None:
