@@ -138,7 +138,7 @@ def _trace(model: str, input_: str | None, dims: tuple[str, ...], expect: dict[s
     wanted = dict(loaded.expect)
     wanted.update(expect or {})
     tr = trace(loaded.model, inputs, dims=given, expect=wanted, labels=loaded.labels, mask=loaded.mask,
-               loss=loaded.loss if loaded.labels else None, **kwargs)
+               loss=loaded.loss if loaded.labels else None, roles=loaded.roles, **kwargs)
     return loaded, tr
 
 

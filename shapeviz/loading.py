@@ -31,6 +31,7 @@ class Loaded:
     mask: str | None = None
     loss: Any = None
     spec: Any = None
+    roles: dict[str, str] = field(default_factory=dict)
 
 
 def load_model(ref: str) -> Loaded:
@@ -43,7 +44,7 @@ def load_model(ref: str) -> Loaded:
 
         spec = load_spec(path)
         return Loaded(spec.model, str(path), spec.inputs, dict(spec.dims), dict(spec.expect), spec.labels,
-                      spec.mask, spec.loss, spec)
+                      spec.mask, spec.loss, spec, dict(spec.roles))
     target, sep, attr = ref.rpartition(":")
     if not sep or not target or not attr:
         raise ModelLoadError(

@@ -192,7 +192,7 @@ class Spec:
         """
         from shapeviz.tracing.tracer import trace
         return trace(self.model, self.inputs, dims=self.dims, expect=self.expect, labels=self.labels,
-                     mask=self.mask)
+                     mask=self.mask, roles=self.roles)
 
 
 # -- reading ----------------------------------------------------------------------------------

@@ -341,3 +341,17 @@ def test_recurrent_initializer_errors_name_the_argument_and_layer():
     with pytest.raises(ConfigError, match=r"LSTM 'l': received an invalid value for `recurrent_initializer`, "
                                           r"expected one of \[.*\], got 'he_normal'"):
         LSTM(3, recurrent_initializer="he_normal", name="l")
+
+
+def test_trace_takes_roles_for_names_it_cannot_guess():
+    from shapeviz import trace
+    from shapeviz.errors import ShapeError
+
+    model = Sequential([SimpleRNN(3, name="r"), Dense(1)])
+    tr = trace(model, "(N, L, 2)", roles={"N": "batch", "L": "time"})
+    assert tr.bindings["N"].role == "batch" and tr.bindings["L"].role == "time"
+    assert tr.bindings["L"].declared == "the input x (axis 1)"
+    with pytest.raises(ShapeError, match=r"the time loop runs over N, which is a batch dim"):
+        trace(model, "(L, N, 2)", roles={"N": "batch", "L": "time"})
+    with pytest.raises(ConfigError, match=r"the role of L must be one of"):
+        trace(model, "(N, L, 2)", roles={"L": "sequence"})

@@ -65,9 +65,13 @@ class TraceContext:
     def declare(self, name: str, role: str | None = None, declared: str | None = None) -> Binding:
         if name not in self.bindings:
             self.bindings[name] = Binding(name, role or default_role(name), declared=declared)
-        elif role is not None:
-            self.bindings[name].role = role
-        return self.bindings[name]
+            return self.bindings[name]
+        b = self.bindings[name]
+        if role is not None:
+            b.role = role
+        if declared is not None and b.declared is None:
+            b.declared = declared
+        return b
 
     def bind(self, name: str, value: int, where: Any) -> None:
         b = self.declare(name)

@@ -20,7 +20,7 @@ from shapeviz.core.layer import Layer
 from shapeviz.core.model import Model
 from shapeviz.errors import ConfigError, ShapeError, ShapeVizError
 from shapeviz.tracing import hints
-from shapeviz.tracing.context import TraceContext, activate
+from shapeviz.tracing.context import ROLES, TraceContext, activate
 from shapeviz.tracing.dims import Dim, shape_str
 from shapeviz.tracing.parse import DimSpec, parse_dims, parse_shape
 from shapeviz.tracing.records import GradRecord, LayerRecord, StepRecord, Trace
@@ -313,7 +313,7 @@ def _cache_bytes(cache: Any, counted: set[int]) -> Any:
 
 def trace(model: Model, inputs: Any, *, dims: Any = None, expect: dict[str, str] | None = None,
           labels: Any = None, mask: Any = None, loss: Any = None, all_steps: bool = False,
-          backward: bool = True, training: bool = False) -> Trace:
+          backward: bool = True, training: bool = False, roles: dict[str, str] | None = None) -> Trace:
     """Run ``model`` on symbolic inputs and record every shape, forward and backward.
 
     Args:
@@ -328,6 +328,8 @@ def trace(model: Model, inputs: Any, *, dims: Any = None, expect: dict[str, str]
         all_steps: trace every step of a concrete T (else 0, 1 and T-1).
         backward: also trace BPTT and check every parameter's gradient shape.
         training: trace the training forward pass (dropout masks).
+        roles: roles for names the defaults do not guess, ``{"L": "time", "N": "batch"}`` (by
+            default ``B``/``batch`` are batch, ``T``/``T_in``/``seq_len`` time, ``F``/``H`` features).
 
     Returns:
         A :class:`Trace`. Raises :class:`ShapeError` saying where a shape goes wrong.
@@ -339,6 +341,10 @@ def trace(model: Model, inputs: Any, *, dims: Any = None, expect: dict[str, str]
     declared = _declarations(model, inputs)
     names = _input_names(model)
     with activate(ctx), ExitStack() as stack:
+        for n, role in (roles or {}).items():
+            if role not in ROLES:
+                raise ConfigError(f"the role of {n} must be one of {list(ROLES)}, got {role!r}")
+            ctx.declare(n, role=role)
         sym_inputs = []
         session.concrete = all(isinstance(d, np.ndarray) for d in declared)
         for i, (decl, name) in enumerate(zip(declared, names)):
