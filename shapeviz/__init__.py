@@ -12,6 +12,7 @@ from shapeviz.core.one_to_many import OneToMany
 from shapeviz.core.optimizers import SGD, Adagrad, Adam, RMSprop
 from shapeviz.core.sequential import Sequential
 from shapeviz.core.simple_rnn import SimpleRNN
+from shapeviz.spec import Spec, SpecError, load_spec
 from shapeviz.tracing import Trace, trace
 from shapeviz.errors import CheckpointError, ConfigError, InputError, NonFiniteError, ShapeError, ShapeVizError
 
@@ -22,6 +23,6 @@ __all__ = [
     "Bidirectional", "Dense", "Dropout", "Embedding", "GRU", "LSTM", "Masking", "SimpleRNN",
     "Sequential", "OneToMany", "EncoderDecoder",
     "SGD", "Adagrad", "RMSprop", "Adam",
-    "trace", "Trace",
+    "trace", "Trace", "load_spec", "Spec", "SpecError",
     "ShapeVizError", "ConfigError", "InputError", "CheckpointError", "NonFiniteError", "ShapeError",
 ]
