@@ -281,6 +281,8 @@ def test_render_writes_atomically_by_suffix(traces: dict[str, Trace], tmp_path: 
     assert render(g, tmp_path / "g.gv").read_text() == g.source
     ET.fromstring((render(g, tmp_path / "g.svg", engine="graphviz-pure")).read_bytes())
     assert sorted(p.name for p in tmp_path.iterdir()) == ["g.dot", "g.gv", "g.svg"]  # no temporary files left
+    (tmp_path / "plain.txt").write_text("")  # the permissions of a file made the ordinary way
+    assert (tmp_path / "g.svg").stat().st_mode == (tmp_path / "plain.txt").stat().st_mode
     with pytest.raises(ConfigError, match="cannot tell the format of .*g.jpg"):
         render(g, tmp_path / "g.jpg")
     with pytest.raises(ConfigError, match="the formats are dot, svg, png, pdf"):
