@@ -117,8 +117,8 @@ def _edge(g: graphviz.Digraph, pic: Unrolled, link: Link) -> None:
         east, west = (":e", ":w") if src.ports or dst.ports else ("", "")
         if src.col < dst.col:
             g.edge(tail + east, head + west, **attrs)
-        else:  # dot puts a flat edge's tail left of its head: a leftward arrow is declared rightward
-            g.edge(head + east, tail + west, dir="back", **attrs)
+        else:  # leftward: no say in the order (dot would put its tail left), which invisible edges keep
+            g.edge(tail + west, head + east, constraint="false", **attrs)
         return
     if link.src_port and src.ports and link.src_port != src.ports[0]:
         tail += ":e"  # up from a lower cell: leave by its side, not through the cells above it
@@ -142,8 +142,9 @@ def graph_of(pic: Unrolled) -> UnrolledGraph:
         node_attr={"shape": "box", "fontname": FONT, "fontsize": "11", "penwidth": "1.3", "margin": "0.1,0.05"},
         edge_attr={"fontname": FONT, "fontsize": "9", "fontcolor": GREY, "arrowsize": "0.7"},
     )
-    flat = {(pic.box(link.src).row, min(pic.box(link.src).col, pic.box(link.dst).col))
-            for link in pic.links if pic.box(link.src).row == pic.box(link.dst).row and link.src != link.dst}
+    flat = {(pic.box(link.src).row, pic.box(link.src).col)  # rightward arrows keep their row in order
+            for link in pic.links if pic.box(link.src).row == pic.box(link.dst).row
+            and pic.box(link.src).col < pic.box(link.dst).col}
     for r in reversed(range(len(pic.rows))):  # the top row first: ranks run downward
         row = pic.rows[r]
         boxes = sorted((b for b in pic.boxes if b.row == r), key=lambda b: b.col)
