@@ -14,7 +14,8 @@ from shapeviz.core.sequential import Sequential
 from shapeviz.core.simple_rnn import SimpleRNN
 from shapeviz.spec import Spec, SpecError, load_spec
 from shapeviz.tracing import Trace, trace
-from shapeviz.errors import CheckpointError, ConfigError, InputError, NonFiniteError, ShapeError, ShapeVizError
+from shapeviz.errors import (CheckpointError, ConfigError, InputError, NonFiniteError, RenderError, ShapeError,
+                             ShapeVizError)
 
 __version__ = "0.1.0"
 
@@ -25,4 +26,5 @@ __all__ = [
     "SGD", "Adagrad", "RMSprop", "Adam",
     "trace", "Trace", "load_spec", "Spec", "SpecError",
     "ShapeVizError", "ConfigError", "InputError", "CheckpointError", "NonFiniteError", "ShapeError",
+    "RenderError",
 ]
