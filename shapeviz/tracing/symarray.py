@@ -181,9 +181,9 @@ def _probe_dtype(ufunc: np.ufunc, inputs: Sequence[Any]) -> Any:
 
 
 def _norm_axis(axis: int, ndim: int, op: str, a: Any) -> int:
-    if not -ndim <= axis < max(ndim, 1):
+    if not -ndim <= axis < ndim:
         raise _fail(f"axis {axis} is out of bounds for an array of rank {ndim}", op, [a])
-    return axis % ndim if ndim else 0
+    return axis % ndim
 
 
 def reduce_shape(shape: Shape, axis: Any, keepdims: bool, op: str, a: Any) -> Shape:
@@ -191,7 +191,10 @@ def reduce_shape(shape: Shape, axis: Any, keepdims: bool, op: str, a: Any) -> Sh
     if axis is None:
         axes = set(range(ndim))
     else:
-        axes = {_norm_axis(ax, ndim, op, a) for ax in (axis if isinstance(axis, tuple) else (axis,))}
+        given = axis if isinstance(axis, tuple) else (axis,)
+        axes = {_norm_axis(ax, ndim, op, a) for ax in given}
+        if len(axes) < len(given):
+            raise _fail(f"{op} over axes {axis}: an axis is given twice", op, [a])
     if keepdims:
         return tuple(1 if i in axes else d for i, d in enumerate(shape))
     return tuple(d for i, d in enumerate(shape) if i not in axes)
@@ -202,6 +205,22 @@ def slice_length(n: DimLike, s: slice, op: str, a: Any) -> Any:
     dim = Dim.of(n)
     if dim.is_const:
         return len(range(*s.indices(dim.value)))  # type: ignore[arg-type]
+    try:  # a size the trace has bound: numpy's length, kept as an expression of the names when it agrees
+        ints = slice(*(None if v is None else int(Dim.of(v)) for v in (s.start, s.stop, s.step)))
+        exact: int | None = len(range(*ints.indices(int(dim))))
+    except TypeError:  # names without sizes
+        exact = None
+    try:
+        named = _symbolic_slice_length(dim, s, op, a)
+    except ShapeError:
+        if exact is None:
+            raise
+        return exact
+    return named if exact is None or Dim.of(named) == exact else exact
+
+
+def _symbolic_slice_length(dim: Dim, s: slice, op: str, a: Any) -> Any:
+    """The length of ``s`` on an axis of symbolic size ``dim``, assuming the bounds lie inside it."""
     step = 1 if s.step is None else s.step
     if step not in (1, -1):
         raise _fail(f"slicing a symbolic axis of size {dim} with step {step} is not supported", op, [a])
@@ -389,6 +408,10 @@ class SymArray(np.lib.mixins.NDArrayOperatorsMixin):
     def __setitem__(self, key: Any, value: Any) -> None:
         target = index_shape(self, key)
         vshape = shape_of(value)
+        # a view (not one element: x[...] of a 0-d x is a view) drops extra leading axes of 1, as numpy
+        view = len(target) > 0 or key is Ellipsis or (type(key) is tuple and any(k is Ellipsis for k in key))
+        while len(vshape) > len(target) and view and is_one(vshape[0]):
+            vshape = vshape[1:]
         if len(vshape) > len(target):
             raise _fail(f"cannot assign {name_of(value)} {shape_str(vshape)} into {shape_str(target)} "
                         f"(a part of {name_of(self)} {shape_str(self.shape)})", "assignment", [self, value],
@@ -403,7 +426,7 @@ class SymArray(np.lib.mixins.NDArrayOperatorsMixin):
 
     # -- the protocols ------------------------------------------------------------------
     def __array_ufunc__(self, ufunc: np.ufunc, method: str, *inputs: Any, **kwargs: Any) -> Any:
-        if method == "__call__" and ufunc is not np.matmul and len(kwargs) <= 1:
+        if method == "__call__" and ufunc is not np.matmul and (not kwargs or (len(kwargs) == 1 and "out" in kwargs)):
             fast = _elementwise_fast(ufunc, inputs, kwargs.get("out"))
             if fast is not None:
                 return fast
@@ -440,8 +463,8 @@ class SymArray(np.lib.mixins.NDArrayOperatorsMixin):
         outs = out if isinstance(out, tuple) else (out,)
         for o in outs:
             oshape = shape_of(o)
-            full = broadcast_shapes(op, [SymArray(shape, np.float64, name="the result"), o])
-            if len(full) != len(oshape) or not all(same(x, y, lambda: f"{_here()} ({op} out=)") for x, y in zip(full, oshape)):
+            if len(shape) > len(oshape) or not all(is_one(r) or same(r, d, lambda: f"{_here()} ({op} out=)")
+                                                   for r, d in zip(shape[::-1], oshape[::-1])):
                 raise _fail(f"{op} writes a result of shape {shape_str(shape)} into {name_of(o)} "
                             f"{shape_str(oshape)}", op, list(inputs) + [o], expected=shape_str(oshape),
                             actual=shape_str(shape))
@@ -527,10 +550,12 @@ def index_shape(a: Any, key: Any) -> Shape:
     shape = shape_of(a)
     kt = type(key)
     if (kt is int or kt is Dim) and shape:  # x[t]: the time loop's usual index
-        if kt is int and type(shape[0]) is int and not -shape[0] <= key < shape[0]:
+        n = (shape[0] if type(shape[0]) is int else Dim.of(shape[0]).resolved().value) if kt is int else None
+        if n is not None and not -n <= key < n:  # n: None while the size is unbound
             raise _fail(f"index {key} is out of bounds for axis 0 of size {shape[0]}", "indexing", [a])
         return shape[1:]
-    if kt is tuple and len(key) == 2 and key[0] == slice(None) and type(key[1]) is slice and len(shape) >= 2 \
+    if kt is tuple and len(key) == 2 and type(key[0]) is slice and key[0] == slice(None) and type(key[1]) is slice \
+            and len(shape) >= 2 \
             and type(shape[1]) is int:  # gates[:, :H]: a block of a concrete feature axis
         return (shape[0], len(range(*key[1].indices(shape[1]))), *shape[2:])
     keys = key if isinstance(key, tuple) else (key,)
@@ -553,8 +578,8 @@ def index_shape(a: Any, key: Any) -> Shape:
         if isinstance(k, slice):
             out.append(slice_length(shape[axis], k, "indexing", a))
         elif isinstance(k, (int, np.integer, Dim)):
-            kd = Dim.of(k)
-            if kd.is_const and Dim.of(shape[axis]).is_const and not -shape[axis] <= kd.value < shape[axis]:
+            kd, n = Dim.of(k).resolved(), Dim.of(shape[axis]).resolved()
+            if kd.is_const and n.is_const and not -n.value <= kd.value < n.value:  # type: ignore[operator]
                 raise _fail(f"index {kd.value} is out of bounds for axis {axis} of size {shape[axis]}", "indexing",
                             [a])
         elif isinstance(k, (SymArray, np.ndarray, list)):
@@ -655,7 +680,10 @@ def _expand_dims(a: Any, axis: Any) -> SymArray:
     shape = list(shape_of(a))
     axes = axis if isinstance(axis, tuple) else (axis,)
     nd = len(shape) + len(axes)
-    for ax in sorted(a_ % nd for a_ in axes):
+    positions = sorted({_norm_axis(a_, nd, "expand_dims", a) for a_ in axes})
+    if len(positions) < len(axes):
+        raise _fail(f"expand_dims: axis {axis} repeats an axis", "expand_dims", [a])
+    for ax in positions:
         shape.insert(ax, 1)
     return SymArray(shape, dtype_of(a))
 
@@ -664,7 +692,7 @@ def _expand_dims(a: Any, axis: Any) -> SymArray:
 def _broadcast_to(a: Any, shape: Any, **_: Any) -> SymArray:
     target = SymArray(norm_shape(shape), dtype_of(a))
     full = broadcast_shapes("broadcast_to", [a, target])
-    if len(full) != len(target.shape):
+    if len(full) != len(target.shape) or not all(same(x, y, "broadcast_to") for x, y in zip(full, target.shape)):
         raise _fail(f"cannot broadcast {shape_str(shape_of(a))} to {shape_str(target.shape)}", "broadcast_to", [a])
     return target
 
@@ -720,7 +748,7 @@ def _stack(arrays: Sequence[Any], axis: int = 0, out: Any = None, **_: Any) -> S
             raise _fail(f"stack needs arrays of one shape, got {shape_str(first)} and {shape_str(s)}", "stack",
                         arrays)
     nd = len(first) + 1
-    ax = axis % nd
+    ax = _norm_axis(axis, nd, "stack", arrays[0])
     shape = list(first)
     shape.insert(ax, len(arrays))
     return SymArray(shape, np.result_type(*[_probe(a) for a in arrays]))
@@ -733,15 +761,17 @@ def _split(a: Any, indices_or_sections: Any, axis: int = 0) -> list[SymArray]:
     if isinstance(indices_or_sections, (int, np.integer)):
         n = int(indices_or_sections)
         part = Dim.of(shape[ax]).exact_div(n)
+        if part is None:  # B = 4 bound in the trace splits in 2 even though the name B does not
+            part = Dim.of(shape[ax]).resolved().exact_div(n)
         if part is None:
             raise _fail(f"cannot split axis {ax} of size {shape[ax]} into {n} equal parts", "split", [a])
         shape[ax] = part
         return [SymArray(shape, dtype_of(a)) for _ in range(n)]
-    bounds = [0, *indices_or_sections, shape[ax]]
+    bounds = [None, *indices_or_sections, None]
     parts = []
-    for lo, hi in zip(bounds[:-1], bounds[1:]):
+    for lo, hi in zip(bounds[:-1], bounds[1:]):  # numpy's a[lo:hi]: clamped, empty when hi <= lo
         s = list(shape)
-        s[ax] = norm(Dim.of(hi) - lo)
+        s[ax] = slice_length(shape[ax], slice(lo, hi), "split", a)
         parts.append(SymArray(s, dtype_of(a)))
     return parts
 
@@ -801,7 +831,9 @@ def _take(a: Any, indices: Any, axis: Any = None, out: Any = None, mode: str = "
 def _copyto(dst: Any, src: Any, casting: str = "same_kind", where: Any = True) -> None:
     operands = [dst, src] + ([where] if where is not True else [])
     full = broadcast_shapes("copyto", operands)
-    if len(full) != len(shape_of(dst)):
+    dshape = shape_of(dst)
+    extra, full = full[:len(full) - len(dshape)], full[len(full) - len(dshape):]  # leading axes of 1 may go
+    if not all(is_one(d) for d in extra) or not all(same(x, y, "copyto") for x, y in zip(full, dshape)):
         raise _fail(f"copyto cannot write {shape_str(shape_of(src))} into {shape_str(shape_of(dst))}", "copyto",
                     operands)
 
@@ -818,7 +850,17 @@ def _isfinite(a: Any, *args: Any, **kwargs: Any) -> SymArray:  # pragma: no cove
 
 @implements(np.dot)
 def _dot(a: Any, b: Any, out: Any = None) -> Any:
-    return SymArray(matmul_shape(a, b, "dot"), np.result_type(_probe(a), _probe(b)))
+    sa, sb = shape_of(a), shape_of(b)
+    dtype = np.result_type(_probe(a), _probe(b))
+    if not sa or not sb:  # a scalar: a product
+        return SymArray(sb if not sa else sa, dtype)
+    if len(sa) <= 2 and len(sb) <= 2:
+        return SymArray(matmul_shape(a, b, "dot"), dtype)
+    k = sb[-1] if len(sb) == 1 else sb[-2]  # dot sums a's last axis with b's second-to-last
+    if not same(sa[-1], k, lambda: f"{_here()} (dot)"):
+        raise _fail(f"dot of {name_of(a)} {shape_str(sa)} and {name_of(b)} {shape_str(sb)}: the summed sizes differ, "
+                    f"{sa[-1]} and {k}", "dot", [a, b], dim="summed axis", expected=sa[-1], actual=k)
+    return SymArray(sa[:-1] + (sb[:-2] + sb[-1:] if len(sb) > 1 else ()), dtype)
 
 
 @implements(np.linalg.norm)
