@@ -9,7 +9,7 @@ import numpy as np
 from shapeviz.core.layer import Layer
 from shapeviz.core.model import Model
 from shapeviz.core.recurrent import Recurrent
-from shapeviz.errors import ConfigError
+from shapeviz.errors import ConfigError, InputError
 
 
 class SequentialCache(NamedTuple):
@@ -103,6 +103,10 @@ class Sequential(Model):
         made = compute_mask(x) if compute_mask is not None else None
         if made is None:
             return passed
+        if passed is not None and tuple(passed.shape) != tuple(made.shape):  # else numpy's bare broadcast error
+            B, T = made.shape
+            raise InputError(f"layer {layer.name!r} ({layer.kind}): the mask must have shape (B, T) = ({B}, {T}), "
+                             f"got {tuple(passed.shape)}")
         return made if passed is None else np.logical_and(made, passed)  # (B, T)
 
     def backward(self, dy: Any, cache: SequentialCache) -> Any:
