@@ -1,0 +1,218 @@
+"""What every deep check shares: the result record, a float64 twin of the model, and a tiny concrete problem."""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from shapeviz.core import losses
+from shapeviz.core.layer import Layer
+from shapeviz.core.model import Model
+from shapeviz.errors import ConfigError
+
+STATUSES = ("pass", "warn", "fail")
+
+
+@dataclass
+class CheckResult:
+    """One row of the report: ``status`` is "pass", "warn" or "fail"; ``evidence`` what was measured,
+    ``fix`` what to do about it (empty on a pass), ``data`` the numbers behind the evidence (for JSON)."""
+
+    name: str
+    status: str
+    evidence: str
+    fix: str = ""
+    data: dict = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "status": self.status, "evidence": self.evidence, "fix": self.fix,
+                "data": self.data}
+
+
+# -- the float64 twin --------------------------------------------------------------------------
+def _all_layers(model: Model) -> list[Layer]:
+    out: list[Layer] = []
+
+    def walk(layer: Layer) -> None:
+        out.append(layer)
+        for s in layer.sublayers():
+            walk(s)
+    for layer in model.layers:
+        walk(layer)
+    for attr in ("head",):  # models keeping a layer outside ``layers``
+        extra = getattr(model, attr, None)
+        if isinstance(extra, Layer) and all(extra is not l for l in out):
+            walk(extra)
+    return out
+
+
+def float64_twin(model: Model) -> Model:
+    """A deep copy of ``model`` computing in float64 with the same weights (the original is untouched)."""
+    twin = copy.deepcopy(model)
+    f64 = np.dtype("float64")
+    twin.dtype = f64
+    for layer in _all_layers(twin):
+        if layer.dtype is not None:
+            layer.dtype = f64
+        layer.params = {k: v.astype(f64) for k, v in layer.params.items()}
+        layer.grads = {k: np.zeros_like(v) for k, v in layer.params.items()}
+    return twin
+
+
+# -- the loss -------------------------------------------------------------------------------------
+def head_activation(model: Model) -> str | None:
+    last = model.layers[-1] if model.layers else None
+    last = getattr(model, "head", None) or last
+    return getattr(last, "activation", None)
+
+
+def pick_loss(model: Model, loss: Any = None) -> losses.Loss:
+    """The loss given, else the model's compiled one, else the one its head implies (sigmoid ->
+    binary cross-entropy, softmax -> sparse categorical, anything else -> MSE)."""
+    if loss is not None:
+        return losses.get(loss)
+    if model.loss is not None:
+        return losses.get(model.loss)
+    act = head_activation(model)
+    if act == "sigmoid":
+        return losses.BinaryCrossentropy()
+    if act == "softmax":
+        return losses.SoftmaxCrossEntropy(from_logits=False, name="sparse_categorical_crossentropy")
+    return losses.MeanSquaredError()
+
+
+def loss_kind(loss: losses.Loss) -> str:
+    if isinstance(loss, losses.BinaryCrossentropy):
+        return "binary"
+    if isinstance(loss, losses.SoftmaxCrossEntropy):
+        return "softmax"
+    return "mse"
+
+
+# -- the tiny concrete problem -----------------------------------------------------------------------
+@dataclass
+class Problem:
+    """A concrete batch for the checks: ``x`` (ids or floats, or a tuple for an encoder-decoder),
+    labels ``y``, an optional (B, T) ``mask``, the ``loss``, and whether it came from user data."""
+
+    x: Any
+    y: np.ndarray
+    mask: Any
+    loss: losses.Loss
+    from_data: bool = False
+
+
+def _first(model: Model) -> Layer:
+    return model.layers[0]
+
+
+def input_features(model: Model) -> int:
+    first = _first(model)
+    f = first.input_features
+    if f is None:
+        subs = first.sublayers()
+        f = subs[0].input_features if subs else None
+    if f is None:
+        raise ConfigError(f"{model.summary_name()} is not built, so its input size is unknown: build it "
+                          "(model.build((None, None, F))) or pass inputs=")
+    return int(f)
+
+
+def make_inputs(model: Model, B: int, T: int, rng: np.random.Generator) -> Any:
+    """Random inputs of the model's layout: ids for an Embedding, (B, F) for one-to-one/one-to-many,
+    else (B, T, F); (source, decoder inputs) for an encoder-decoder."""
+    if model.kind == "encoder_decoder":
+        enc = model.encoder[0].input_features  # type: ignore[attr-defined]
+        dec = model.decoder[0].input_features  # type: ignore[attr-defined]
+        return (rng.standard_normal((B, T, enc)).astype(model.dtype),
+                rng.standard_normal((B, T + 1, dec)).astype(model.dtype))
+    first = _first(model)
+    if first.kind == "embedding":
+        vocab = int(first.input_dim)  # type: ignore[attr-defined]
+        lo = 1 if getattr(first, "mask_zero", False) else 0
+        return rng.integers(lo, vocab, size=(B, T))
+    F = input_features(model)
+    if model.mode in ("one-to-one", "one-to-many"):
+        return rng.standard_normal((B, F)).astype(model.dtype)
+    if getattr(first, "time_major", False):
+        return rng.standard_normal((T, B, F)).astype(model.dtype)
+    return rng.standard_normal((B, T, F)).astype(model.dtype)
+
+
+def make_labels(model: Model, x: Any, loss: losses.Loss, rng: np.random.Generator) -> np.ndarray:
+    """Random labels fitting the model's output on ``x``: 0/1, class ids, or N(0, 1) targets."""
+    y = model.forward(x, training=False)[0]
+    shape = tuple(y.shape)
+    kind = loss_kind(loss)
+    if kind == "binary":
+        return rng.integers(0, 2, size=shape).astype(model.dtype)
+    if kind == "softmax":
+        return rng.integers(0, shape[-1], size=shape[:-1])
+    return rng.standard_normal(shape).astype(model.dtype)
+
+
+def make_problem(model: Model, inputs: Any = None, data: dict | None = None, *, loss: Any = None,
+                 B: int = 2, T: int = 4, seed: int = 0) -> Problem:
+    """The batch the numeric checks run on: the first ``B`` samples of ``data`` when given, else
+    ``inputs`` (an array) or random inputs, with random labels of the right kind."""
+    rng = np.random.default_rng(seed)
+    lo = pick_loss(model, loss)
+    if data is not None:
+        x = data["x"] if model.kind != "encoder_decoder" else (data["x"], data["x_dec"])
+        take = (lambda a: a[:B]) if not (getattr(_first(model), "time_major", False)) else (lambda a: a[:, :B])
+        x = tuple(take(a) for a in x) if isinstance(x, tuple) else take(x)
+        y = data["y"][:B]
+        mask = data.get("mask")
+        return Problem(x, y, None if mask is None else mask[:B], lo, True)
+    if isinstance(inputs, np.ndarray) or (isinstance(inputs, tuple) and inputs and isinstance(inputs[0], np.ndarray)):
+        x = inputs
+    else:
+        x = make_inputs(model, B, T, rng)
+    return Problem(x, make_labels(model, x, lo, rng), None, lo)
+
+
+def batch_of(x: Any) -> int:
+    return int((x[0] if isinstance(x, tuple) else x).shape[0])
+
+
+# -- a differentiable view: the model from its first float input on --------------------------------
+class Differentiable:
+    """``model`` as a function of its first float input: for an Embedding model the embedded
+    ``(B, T, E)`` sequence, else ``x`` itself. ``forward(z)`` and ``backward(dy, cache) -> dz``
+    run the model's own layer code."""
+
+    def __init__(self, model: Model, x: Any, mask: Any = None) -> None:
+        self.model = model
+        self.mask = mask
+        self.skip = 0
+        self.z0 = x
+        first = model.layers[0]
+        if model.kind == "sequential" and first.kind == "embedding":
+            self.skip = 1
+            self.z0, _ = first.forward(x, mask=mask)
+            made = first.compute_mask(x) if hasattr(first, "compute_mask") else None  # type: ignore[attr-defined]
+            if made is not None:
+                self.mask = made if mask is None else np.logical_and(made, mask)
+            self.z0 = np.array(self.z0, copy=True)
+
+    def forward(self, z: Any) -> tuple[Any, Any]:
+        if self.skip == 0:
+            return self.model.forward(z, mask=self.mask, training=False)
+        caches = []
+        mask = self.mask
+        for layer in self.model.layers[self.skip:]:
+            y, c = layer.forward(z, mask=mask, training=False)
+            mask = layer.output_mask(mask)
+            caches.append(c)
+            z = y
+        return z, caches
+
+    def backward(self, dy: Any, cache: Any) -> Any:
+        if self.skip == 0:
+            return self.model.backward(dy, cache)
+        for layer, c in zip(reversed(self.model.layers[self.skip:]), reversed(cache)):
+            dy = layer.backward(dy, c)
+        return dy

@@ -1,0 +1,203 @@
+"""Checks read off the backward pass of a float64 twin: gradients, batch independence, causality, flow over time."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from shapeviz.checks.common import CheckResult, Differentiable, Problem, float64_twin
+from shapeviz.core.model import Model
+
+LEAK = 1e-9  # a relative gradient above this between samples (or from the future) is a dependence
+BARS = "▁▂▃▄▅▆▇█"
+
+
+def _loss_and_grad(twin: Model, p: Problem) -> tuple[float, Any]:
+    y, cache = twin.forward(p.x, mask=p.mask, training=False)
+    value, lc = p.loss.forward(y, p.y, mask=twin.output_mask(cache))
+    return float(value), (cache, p.loss.backward(lc))
+
+
+def gradients(model: Model, p: Problem, *, samples: int = 4, eps: float = 1e-5, seed: int = 0) -> CheckResult:
+    """Central differences against backward for a few entries of every parameter (float64, tiny batch)."""
+    twin = float64_twin(model)
+    x = p.x if not (isinstance(p.x, np.ndarray) and p.x.dtype.kind == "f") else p.x.astype(np.float64)
+    q = Problem(x, p.y, p.mask, p.loss)
+    twin.zero_grad()
+    _, (cache, dy) = _loss_and_grad(twin, q)
+    twin.backward(dy, cache)
+    rng = np.random.default_rng(seed)
+    worst: dict[str, float] = {}
+    for path, layer, key in twin.parameters():
+        param, grad = layer.params[key], layer.grads[key].copy()
+        flat = np.abs(grad).ravel()
+        top = list(np.argsort(flat)[-samples:]) if flat.size else []
+        top += list(rng.integers(0, flat.size, size=min(samples, flat.size)))
+        err = 0.0
+        for i in dict.fromkeys(int(j) for j in top):
+            idx = np.unravel_index(i, param.shape)
+            old = param[idx]
+            param[idx] = old + eps
+            up = _loss_and_grad(twin, q)[0]
+            param[idx] = old - eps
+            down = _loss_and_grad(twin, q)[0]
+            param[idx] = old
+            num, ana = (up - down) / (2 * eps), float(grad[idx])
+            err = max(err, abs(num - ana) / max(abs(num) + abs(ana), 1e-6))  # floor: noise of ~1e-11
+        worst[path] = err
+    if not worst:
+        return CheckResult("gradients", "pass", "the model has no parameters", data={"worst": {}})
+    name, value = max(worst.items(), key=lambda kv: kv[1])
+    data = {"worst": worst, "worst_parameter": name, "worst_rel_error": value}
+    evidence = f"worst relative error {value:.1e} at {name} ({len(worst)} parameters, float64, central differences)"
+    if value < 1e-4:  # float64 central differences with a 1e-6 floor: real bugs are >> 1e-3
+        return CheckResult("gradients", "pass", evidence, data=data)
+    status = "warn" if value < 1e-2 else "fail"
+    return CheckResult("gradients", status, evidence,
+                       f"{name}'s backward does not match its forward: check that layer's gradient formula", data)
+
+
+def _batch_axis(model: Model) -> int:
+    return 1 if getattr(model.layers[0], "time_major", False) else 0
+
+
+def batch_independence(model: Model, p: Problem) -> CheckResult:
+    """d loss_i / d x_j = 0 for j != i: backward from one sample's output at a time."""
+    if isinstance(p.x, tuple):
+        return CheckResult("batch independence", "pass", "not checked for a model with two inputs")
+    twin = float64_twin(model)
+    d = Differentiable(twin, p.x if p.x.dtype.kind != "f" else p.x.astype(np.float64), p.mask)
+    z0 = np.asarray(d.z0, dtype=np.float64)
+    ax = _batch_axis(model) if d.skip == 0 else 0
+    B = z0.shape[ax]
+    rng = np.random.default_rng(0)
+    leaks = []
+    for i in range(B):
+        y, cache = d.forward(z0.copy())
+        dy = np.zeros_like(y)
+        yax = ax if y.ndim == 3 else 0
+        sl = [slice(None)] * y.ndim
+        sl[yax] = i
+        dy[tuple(sl)] = rng.standard_normal(dy[tuple(sl)].shape)
+        dz = np.moveaxis(np.asarray(d.backward(dy, cache)), ax, 0)  # (B, ...)
+        own = float(np.linalg.norm(dz[i])) or 1.0
+        for j in range(B):
+            if j != i:
+                r = float(np.linalg.norm(dz[j])) / own
+                if r > LEAK:
+                    leaks.append((i, j, r))
+    data = {"pairs": [{"output": i, "input": j, "relative": r} for i, j, r in leaks], "batch": B}
+    if not leaks:
+        return CheckResult("batch independence", "pass",
+                           f"sample i's output depends on no other sample's input ({B} samples, all pairs)", data=data)
+    shown = ", ".join(f"y[{i}]←x[{j}] {r:.2g}" for i, j, r in sorted(leaks, key=lambda l: -l[2])[:4])
+    return CheckResult("batch independence", "fail",
+                       f"{len(leaks)} of {B * (B - 1)} sample pairs leak (relative gradient): {shown}",
+                       "a reshape or sum mixes the batch axis with another: use transpose/swapaxes to "
+                       "change layout, not reshape; reduce over time or features, never batch", data)
+
+
+def _non_causal_layers(model: Model) -> list[str]:
+    names = []
+    for layer in model.layers:
+        if layer.kind == "bidirectional" or getattr(layer, "go_backwards", False):
+            names.append(layer.name)
+    return names
+
+
+def causality(model: Model, p: Problem) -> CheckResult:
+    """For sequence outputs: y_t must not depend on x_{t'} with t' > t."""
+    by_design = _non_causal_layers(model)
+    if isinstance(p.x, tuple) or model.kind != "sequential":
+        return CheckResult("causality", "pass", f"not applicable to a {model.mode} model", data={"applicable": False})
+    twin = float64_twin(model)
+    d = Differentiable(twin, p.x if p.x.dtype.kind != "f" else p.x.astype(np.float64), p.mask)
+    z0 = np.asarray(d.z0, dtype=np.float64)
+    tm = getattr(model.layers[0], "time_major", False) and d.skip == 0
+    zb = np.swapaxes(z0, 0, 1) if tm else z0  # (B, T, F)
+    y, _ = d.forward(z0.copy())
+    if y.ndim != 3 or zb.ndim != 3:
+        return CheckResult("causality", "pass", f"not applicable: {model.mode}, one output per sequence",
+                           data={"applicable": False})
+    yb = np.swapaxes(y, 0, 1) if tm else y
+    T = zb.shape[1]
+    if yb.shape[1] != T:
+        return CheckResult("causality", "pass", "not applicable: the output's time axis differs from the input's",
+                           data={"applicable": False})
+    rng = np.random.default_rng(0)
+    worst = (0.0, -1)
+    for t in sorted({0, T // 2, max(T - 2, 0)}):
+        y, cache = d.forward(z0.copy())
+        dyb = np.zeros_like(np.swapaxes(y, 0, 1) if tm else y)
+        dyb[:, t] = rng.standard_normal(dyb[:, t].shape)
+        dz = np.asarray(d.backward(np.swapaxes(dyb, 0, 1) if tm else dyb, cache))
+        dzb = np.swapaxes(dz, 0, 1) if tm else dz
+        past = float(np.linalg.norm(dzb[:, : t + 1])) or 1.0
+        r = float(np.linalg.norm(dzb[:, t + 1:])) / past
+        if r > worst[0]:
+            worst = (r, t)
+    data = {"applicable": True, "future_relative": worst[0], "step": worst[1], "by_design": by_design}
+    if worst[0] <= LEAK:
+        return CheckResult("causality", "pass", f"y_t depends on no input after t (checked at {T} steps)", data=data)
+    data["causal"] = False
+    ev = f"y_{worst[1]} depends on inputs after step {worst[1]} (relative gradient {worst[0]:.2g})"
+    if by_design:
+        return CheckResult("causality", "pass", f"non-causal by design ({', '.join(by_design)} reads the whole "
+                           f"sequence): {ev}", data=data)
+    return CheckResult("causality", "fail", ev,
+                       "a layer reads future steps (a shift, a slice such as x[:, t+1], or a time reversal): "
+                       "make it read only steps <= t, or use Bidirectional if that is intended", data)
+
+
+def sparkline(values: np.ndarray) -> str:
+    """Bars on a log scale between the smallest and the largest value."""
+    v = np.log10(np.maximum(np.asarray(values, dtype=np.float64), 1e-300))
+    lo, hi = float(v.min()), float(v.max())
+    if hi - lo < 1e-12:
+        return BARS[-1] * len(v)
+    idx = np.round((v - lo) / (hi - lo) * (len(BARS) - 1)).astype(int)
+    return "".join(BARS[i] for i in idx)
+
+
+def gradient_flow(model: Model, p: Problem) -> CheckResult:
+    """The norm of dL/dx_t at the first recurrent layer's input, for every t (it carries dL/dh_t back
+    through the input kernel, so a vanishing dL/dh_t vanishes there too)."""
+    if isinstance(p.x, tuple) or model.kind != "sequential":
+        return CheckResult("gradient flow", "pass", f"not measured for a {model.mode} model", data={})
+    twin = float64_twin(model)
+    d = Differentiable(twin, p.x if p.x.dtype.kind != "f" else p.x.astype(np.float64), p.mask)
+    z0 = np.asarray(d.z0, dtype=np.float64)
+    if z0.ndim != 3:
+        return CheckResult("gradient flow", "pass", "not applicable: the input has no time axis", data={})
+    y, cache = d.forward(z0.copy())
+    _, lc = p.loss.forward(y, p.y)
+    dz = np.asarray(d.backward(p.loss.backward(lc), cache))
+    tm = getattr(model.layers[0], "time_major", False) and d.skip == 0
+    dzb = np.swapaxes(dz, 0, 1) if tm else dz  # (B, T, F)
+    norms = np.sqrt(np.sum(dzb * dzb, axis=(0, 2)))  # (T,)
+    T = len(norms)
+    peak = float(norms.max())
+    first, last = float(norms[0]), float(norms[-1])
+    data = {"norms": [float(n) for n in norms], "T": T}
+    spark = sparkline(norms)
+    ev = f"‖dL/dx_t‖ t=0..{T - 1}: {spark}  first {first:.1e}, last {last:.1e}, peak {peak:.1e}"
+    if peak == 0.0 or not np.all(np.isfinite(norms)):
+        return CheckResult("gradient flow", "fail", ev, "the loss does not reach the inputs: look for a "
+                           "detached or zero path", data)
+    low = first / peak
+    high = peak / max(last, 1e-300)
+    data.update(vanish_ratio=low, explode_ratio=high)
+    if low < 1e-10:
+        return CheckResult("gradient flow", "fail", ev + f" — vanishing: step 0 gets {low:.0e} of the peak",
+                           "early steps get no gradient: use an LSTM/GRU, a larger (orthogonal) recurrent "
+                           "initialisation, or shorter sequences (truncated BPTT)", data)
+    if high > 1e6 and T > 1 and float(norms.argmax()) < T - 1:
+        return CheckResult("gradient flow", "fail", ev + f" — exploding: {high:.0e} times the last step",
+                           "gradients grow back through time: clip them (clipnorm=1), scale down the "
+                           "recurrent kernel, or use an LSTM/GRU", data)
+    if low < 1e-6 or high > 1e3:
+        what = f"step 0 gets {low:.0e} of the peak" if low < 1e-6 else f"{high:.0e} times the last step"
+        return CheckResult("gradient flow", "warn", ev + f" — {what}",
+                           "watch early steps: an LSTM/GRU or clipping may be needed", data)
+    return CheckResult("gradient flow", "pass", ev, data=data)

@@ -1,0 +1,109 @@
+"""Checks of structure: the tracer's shape verification, and the user's arrays against the model."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from shapeviz.checks.common import CheckResult, Problem, loss_kind
+from shapeviz.core.model import Model
+from shapeviz.errors import ShapeVizError
+
+
+def shapes(model: Model, p: Problem, *, declared: Any = None, dims: Any = None) -> CheckResult:
+    """The tracer's verification on the concrete batch (labels against outputs included), and on the
+    symbolic declaration when one is given."""
+    from shapeviz.tracing.tracer import trace
+
+    try:
+        if declared is not None:
+            trace(model, declared, dims=dims)
+        tr = trace(model, p.x, labels=p.y, mask=p.mask, loss=p.loss)
+    except ShapeVizError as error:
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        return CheckResult("shapes", "fail", str(error).strip(), "see the message: " + first,
+                           data={"error": str(error)})
+    return CheckResult("shapes", "pass",
+                       f"{len(tr.layers)} layers traced forward and backward ({tr.mode}), labels fit the "
+                       f"output, {len(tr.grads)} gradients of their parameters' shapes",
+                       data={"layers": len(tr.layers), "mode": tr.mode})
+
+
+def _layout(model: Model, x: np.ndarray, y: np.ndarray) -> str | None:
+    """A time-major/batch-first mix-up, read off the axis sizes."""
+    first = model.layers[0]
+    tm = bool(getattr(first, "time_major", False))
+    seq_rank = 2 if first.kind == "embedding" else 3
+    if x.ndim != seq_rank or model.mode in ("one-to-one", "one-to-many"):
+        return None
+    n = y.shape[0]
+    b_axis, t_axis = (1, 0) if tm else (0, 1)
+    if x.shape[b_axis] != n and x.shape[t_axis] == n:
+        got = "time-major (T, B, ...)" if not tm else "batch-first (B, T, ...)"
+        want = "batch-first (B, T, ...)" if not tm else "time-major (T, B, ...)"
+        return (f"x {tuple(x.shape)} looks {got}: its axis {t_axis} has the {n} samples of y {tuple(y.shape)}, "
+                f"but the model reads {want}")
+    return None
+
+
+def data_check(model: Model, data: dict, loss: Any) -> CheckResult:
+    """NaN/inf, layout mix-ups, all-padding rows, ids outside the vocabulary, labels of the wrong shape or range."""
+    x, y = np.asarray(data["x"]), np.asarray(data["y"])
+    mask = data.get("mask")
+    problems: list[str] = []
+    fixes: list[str] = []
+    for name, a in (("x", x), ("y", y)) + ((("x_dec", np.asarray(data["x_dec"])),) if "x_dec" in data else ()):
+        if a.dtype.kind == "f" and not np.all(np.isfinite(a)):
+            bad = int(np.sum(~np.isfinite(a)))
+            problems.append(f"{name} has {bad} NaN/inf values")
+            fixes.append(f"clean {name} (np.nan_to_num or drop the rows)")
+    lay = _layout(model, x, y)
+    if lay:
+        problems.append(lay)
+        fixes.append("transpose x with x.swapaxes(0, 1), or build the layers with time_major=True")
+    first = model.layers[0]
+    if first.kind == "embedding" and x.dtype.kind in "iuf":
+        vocab = int(first.input_dim)  # type: ignore[attr-defined]
+        out = (x < 0) | (x >= vocab)
+        if np.any(out):
+            problems.append(f"{int(out.sum())} ids outside the vocabulary [0, {vocab}) (x in [{x.min():g}, {x.max():g}])")
+            fixes.append(f"cap ids at input_dim - 1 (an OOV id) or raise input_dim above {int(x.max())}")
+        if getattr(first, "mask_zero", False) and x.ndim == 2 and not lay:
+            empty = np.flatnonzero(np.all(x == 0, axis=1))
+            if empty.size:
+                problems.append(f"{empty.size} all-padding rows (every id 0), e.g. row {int(empty[0])}")
+                fixes.append("drop empty sequences")
+    if mask is not None:
+        m = np.asarray(mask).astype(bool)
+        if m.ndim == 2:
+            empty = np.flatnonzero(~np.any(m, axis=1))
+            if empty.size:
+                problems.append(f"{empty.size} rows of the mask are all padding, e.g. row {int(empty[0])}")
+                fixes.append("drop samples with no unmasked step")
+    if not lay:  # with a layout mix-up, label and trace findings only repeat it
+        kind = loss_kind(loss)
+        if kind == "binary" and y.size and (y.min() < 0 or y.max() > 1):
+            problems.append(f"binary labels outside [0, 1]: y in [{y.min():g}, {y.max():g}]")
+            fixes.append("map the labels to 0/1")
+        if kind == "softmax" and y.dtype.kind in "iu":
+            try:
+                n_out = int(model.forward(x[:1], training=False)[0].shape[-1])
+            except Exception:  # noqa: BLE001 - the shapes check reports what does not fit
+                n_out = None
+            if n_out is not None and y.size and (y.min() < 0 or y.max() >= n_out):
+                problems.append(f"class ids outside [0, {n_out}): y in [{y.min()}, {y.max()}]")
+                fixes.append(f"the head needs {int(y.max()) + 1} units, or remap the labels")
+        from shapeviz.tracing.tracer import trace
+        if not problems:
+            try:
+                xin = x if model.kind != "encoder_decoder" else (x, np.asarray(data["x_dec"]))
+                trace(model, xin, labels=y, mask=None if mask is None else np.asarray(mask), loss=loss)
+            except ShapeVizError as error:
+                problems.append("the arrays do not fit the model: " + str(error).strip().splitlines()[0])
+                fixes.append("see `shapeviz check MODEL --data FILE` for the full message")
+    shapes_ = ", ".join(f"{k} {tuple(np.shape(v))}" for k, v in data.items())
+    if not problems:
+        return CheckResult("data", "pass", f"{shapes_}: finite, layout and labels fit the model", data={"problems": []})
+    return CheckResult("data", "fail", "; ".join(problems), "; ".join(dict.fromkeys(fixes)),
+                       data={"problems": problems})

@@ -1,0 +1,233 @@
+"""The deep pre-training checks: each one catches a model or dataset with exactly its defect,
+and healthy models of every mode pass them all."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+from shapeviz import (LSTM, GRU, Bidirectional, Dense, Embedding, EncoderDecoder, OneToMany, Sequential,
+                      SimpleRNN)
+from shapeviz.checks import CHECKS, assert_sane, run, sparkline
+from shapeviz.core.layer import Layer
+
+
+def by_name(results: list) -> dict:
+    return {r.name: r for r in results}
+
+
+# -- test-only layers, each with one defect ------------------------------------------------------
+class BatchMixer(Layer):
+    """The classic bug: (B, T, F) -> (T, B, F) by reshape instead of transpose, then back by transpose."""
+
+    kind = "batch_mixer"
+
+    def forward(self, x: Any, *, mask: Any = None, training: bool = False, rng: Any = None) -> tuple[Any, Any]:
+        self.ensure_built(x, rng)
+        B, T, F = x.shape
+        return x.reshape(T, B, F).transpose(1, 0, 2), (B, T, F)  # (B, T, F), rows mixed
+
+    def backward(self, dy: Any, cache: Any) -> Any:
+        B, T, F = cache
+        return dy.transpose(1, 0, 2).reshape(B, T, F)  # (B, T, F)
+
+
+class FutureReader(Layer):
+    """y_t = x_t + x_{t+1} (the last step repeats): reads one step ahead."""
+
+    kind = "future_reader"
+
+    def forward(self, x: Any, *, mask: Any = None, training: bool = False, rng: Any = None) -> tuple[Any, Any]:
+        self.ensure_built(x, rng)
+        ahead = np.concatenate([x[:, 1:], x[:, -1:]], axis=1)  # (B, T, F)
+        return x + ahead, None
+
+    def backward(self, dy: Any, cache: Any) -> Any:
+        dx = dy.copy()  # (B, T, F)
+        dx[:, 1:] += dy[:, :-1]
+        dx[:, -1] += dy[:, -1]
+        return dx
+
+
+class WrongGrad(Layer):
+    """y = 2x whose backward forgets the factor 2... and owns a scale parameter to check."""
+
+    kind = "wrong_grad"
+
+    def make_params(self, input_shape: tuple, rng: np.random.Generator) -> dict:
+        return {"scale": np.ones((int(input_shape[-1]),), dtype=self.dtype)}
+
+    def forward(self, x: Any, *, mask: Any = None, training: bool = False, rng: Any = None) -> tuple[Any, Any]:
+        self.ensure_built(x, rng)
+        return x * self.params["scale"] * 2.0, x
+
+    def backward(self, dy: Any, cache: Any) -> Any:
+        x = cache
+        self.grads["scale"] += np.sum(dy * x, axis=tuple(range(dy.ndim - 1)))  # wrong: misses the 2
+        return dy * self.params["scale"] * 2.0
+
+
+# -- healthy models of every mode -------------------------------------------------------------------
+def healthy(mode: str) -> Any:
+    if mode == "one-to-one":
+        return Sequential([Dense(6, activation="tanh"), Dense(3, activation="softmax")], seed=0).build((None, 4))
+    if mode == "many-to-one":
+        return Sequential([Embedding(30, 6), LSTM(6), Dense(1, activation="sigmoid")], seed=0).build((None, None))
+    if mode == "synced many-to-many":
+        return Sequential([GRU(12, return_sequences=True), Dense(3, activation="softmax")], seed=0).build((None, None, 2))
+    if mode == "one-to-many":
+        return OneToMany([SimpleRNN(6)], Dense(2), steps=3, seed=0).build((None, 3))
+    if mode == "many-to-many":
+        return EncoderDecoder([LSTM(5)], [LSTM(5)], Dense(2), seed=0)
+    raise AssertionError(mode)
+
+
+@pytest.mark.parametrize("mode", ["one-to-one", "many-to-one", "synced many-to-many", "one-to-many"])
+def test_healthy_models_of_every_mode_pass(mode: str) -> None:
+    results = run(healthy(mode), steps=200)
+    assert [r.name for r in results] == list(CHECKS[:-1])  # no data given: no data row
+    bad = [(r.name, r.evidence) for r in results if r.status != "pass"]
+    assert not bad, bad
+
+
+def test_healthy_encoder_decoder_passes() -> None:
+    model = healthy("many-to-many")
+    rng = np.random.default_rng(0)
+    x = (rng.standard_normal((2, 4, 3)).astype(np.float32), rng.standard_normal((2, 3, 2)).astype(np.float32))
+    results = run(model, x, steps=150)
+    bad = [(r.name, r.evidence) for r in results if r.status == "fail"]
+    assert not bad, bad
+
+
+def test_shapes_fail_names_the_mismatch_and_skips_the_rest() -> None:
+    model = Sequential([LSTM(4), Dense(1)], seed=0).build((None, None, 3))
+    x = np.zeros((2, 5, 7), dtype=np.float32)  # 7 features for a layer built on 3
+    results = by_name(run(model, x))
+    assert results["shapes"].status == "fail"
+    assert "7" in results["shapes"].evidence and "lstm" in results["shapes"].evidence
+    assert results["gradients"].status == "warn" and "skipped" in results["gradients"].evidence
+
+
+def test_gradients_catch_a_wrong_backward() -> None:
+    model = Sequential([Dense(3), WrongGrad(), Dense(1)], seed=0).build((None, 2))
+    r = by_name(run(model, only=["gradients"]))["gradients"]
+    assert r.status == "fail"
+    assert r.data["worst_parameter"].endswith("/scale") and r.data["worst_rel_error"] > 0.1
+
+
+def test_batch_independence_catches_a_reshape_that_mixes_rows() -> None:
+    model = Sequential([Dense(3), BatchMixer(), SimpleRNN(4), Dense(1)], seed=0).build((None, None, 2))
+    r = by_name(run(model, only=["batch independence"]))["batch independence"]
+    assert r.status == "fail"
+    assert r.data["pairs"] and "y[" in r.evidence and "reshape" in r.fix
+    ok = Sequential([Dense(3), SimpleRNN(4), Dense(1)], seed=0).build((None, None, 2))
+    assert by_name(run(ok, only=["batch independence"]))["batch independence"].status == "pass"
+
+
+def test_causality_catches_a_layer_reading_the_future() -> None:
+    model = Sequential([Dense(3), FutureReader(), SimpleRNN(4, return_sequences=True), Dense(2)],
+                       seed=0).build((None, None, 2))
+    r = by_name(run(model, only=["causality"]))["causality"]
+    assert r.status == "fail" and r.data["causal"] is False
+    assert "after step" in r.evidence
+
+
+def test_causality_reports_bidirectional_as_non_causal_by_design() -> None:
+    model = Sequential([Bidirectional(SimpleRNN(3, return_sequences=True)), Dense(2)], seed=0).build((None, None, 2))
+    r = by_name(run(model, only=["causality"]))["causality"]
+    assert r.status == "pass" and r.data["causal"] is False
+    assert "by design" in r.evidence and r.data["by_design"] == [model.layers[0].name]
+
+
+def test_initial_loss_names_a_head_bias_that_wrecks_it() -> None:
+    model = Sequential([LSTM(4), Dense(1, activation="sigmoid", name="head")], seed=0).build((None, None, 3))
+    model.layers[1].params["bias"][...] = 10.0
+    r = by_name(run(model, only=["initial loss"]))["initial loss"]
+    assert r.status == "fail"
+    assert "head's bias" in r.evidence and r.data["ratio"] > 3
+
+
+def test_initial_loss_softmax_expects_ln_c() -> None:
+    model = healthy("synced many-to-many")
+    r = by_name(run(model, only=["initial loss"]))["initial loss"]
+    assert r.status == "pass" and r.data["expected"] == pytest.approx(np.log(3))
+
+
+def test_overfit_fails_when_the_data_cannot_be_fit() -> None:
+    model = Sequential([SimpleRNN(3), Dense(1, activation="sigmoid")], seed=0).build((None, None, 2))
+    data = {"x": np.zeros((4, 5, 2), dtype=np.float32), "y": np.array([0.0, 1.0, 0.0, 1.0], dtype=np.float32)}
+    r = by_name(run(model, data=data, only=["overfit one batch"], steps=60))["overfit one batch"]
+    assert r.status == "fail" and "cannot fit" in r.evidence
+
+
+def test_gradient_flow_catches_vanishing_gradients_in_a_long_tanh_rnn() -> None:
+    model = Sequential([SimpleRNN(8), Dense(1)], seed=0).build((None, None, 2))
+    rnn = model.layers[0]
+    rnn.params["recurrent_kernel"] *= 0.05
+    rnn.params["kernel"] *= 0.3
+    x = np.random.default_rng(0).standard_normal((2, 100, 2)).astype(np.float32)
+    r = by_name(run(model, x, only=["gradient flow"]))["gradient flow"]
+    assert r.status == "fail" and "vanishing" in r.evidence
+    assert len(r.data["norms"]) == 100 and any(c in r.evidence for c in "▁▂▃▄▅▆▇█")
+
+
+def test_sparkline_is_log_scaled() -> None:
+    assert sparkline(np.array([1e-8, 1e-4, 1.0])) == "▁▅█"  # 1e-4 is half way on a log scale, rounded up
+    assert sparkline(np.ones(3)) == "███"
+
+
+def test_data_catches_time_major_data_given_to_a_batch_first_model() -> None:
+    model = Sequential([LSTM(4), Dense(1, activation="sigmoid")], seed=0).build((None, None, 3))
+    x = np.random.default_rng(0).standard_normal((10, 6, 3)).astype(np.float32)  # (T, B, F)
+    y = np.ones((6, 1), dtype=np.float32)
+    results = by_name(run(model, data={"x": x, "y": y}))
+    assert results["data"].status == "fail"
+    assert "time-major" in results["data"].evidence and "swapaxes" in results["data"].fix
+    assert results["data"].status == "fail"
+
+
+@pytest.mark.parametrize("defect, words", [
+    ("nan", "NaN"), ("vocab", "outside the vocabulary"), ("padding", "all padding"), ("labels", "outside [0, 1]"),
+])
+def test_data_catches_bad_arrays(defect: str, words: str) -> None:
+    model = Sequential([Embedding(20, 4), LSTM(4), Dense(1, activation="sigmoid")], seed=0).build((None, None))
+    rng = np.random.default_rng(0)
+    x = rng.integers(1, 20, size=(6, 5))
+    y = rng.integers(0, 2, size=(6, 1)).astype(np.float32)
+    mask = np.ones((6, 5), dtype=bool)
+    if defect == "nan":
+        y[2, 0] = np.nan
+    elif defect == "vocab":
+        x[1, 3] = 25
+    elif defect == "padding":
+        mask[4] = False
+    else:
+        y[0, 0] = 3.0
+    r = by_name(run(model, data={"x": x, "y": y, "mask": mask}, only=["data"]))["data"]
+    assert r.status == "fail" and words in r.evidence, r.evidence
+
+
+def test_healthy_data_passes() -> None:
+    model = Sequential([Embedding(20, 4), LSTM(4), Dense(1, activation="sigmoid")], seed=0).build((None, None))
+    rng = np.random.default_rng(0)
+    data = {"x": rng.integers(0, 20, size=(6, 5)), "y": rng.integers(0, 2, size=(6, 1)).astype(np.float32)}
+    results = run(model, data=data, steps=100)
+    assert all(r.status == "pass" for r in results), [(r.name, r.evidence) for r in results if r.status != "pass"]
+    assert results[-1].name == "data"
+
+
+def test_the_checks_leave_the_model_unchanged() -> None:
+    model = healthy("many-to-one")
+    before = [w.copy() for w in model.get_weights()]
+    run(model, steps=20)
+    assert all(np.array_equal(a, b) for a, b in zip(before, model.get_weights()))
+    assert all(w.dtype == np.float32 for w in model.get_weights())
+
+
+def test_assert_sane_lists_the_failed_checks() -> None:
+    model = Sequential([Dense(3), BatchMixer(), SimpleRNN(4), Dense(1)], seed=0).build((None, None, 2))
+    with pytest.raises(AssertionError, match=r"batch independence: .* leak"):
+        assert_sane(model, steps=20)
+    assert assert_sane(healthy("one-to-one"), steps=100)
