@@ -11,9 +11,11 @@ Each configuration is one model, built once in shapeviz and once in torch with t
 weights (converted with ``shapeviz.core.convert``); the first step's losses are compared, so
 both sides do the same work: forward, loss, backward, Adam update, zero_grad. The two steps
 run alternately, in one process, with the same number of threads (numpy's BLAS through
-threadpoolctl, ``torch.set_num_threads``); each timed step starts on an idle machine (BLAS and
+threadpoolctl, ``torch.set_num_threads``); each timed step starts on an idle machine: BLAS and
 OpenMP worker threads spin for up to ~0.1 s after their last call and would otherwise steal a
-core from the other side). The table shows medians; ratio = shapeviz / torch (< 1: faster).
+core from the other side, and on a shared machine the benchmark waits (up to 3 s) for other
+processes' bursts to pass, noting the steps it had to time anyway. The table shows medians;
+ratio = shapeviz / torch (< 1: faster).
 
 Memory: the bytes of the per-step buffers every recurrent layer keeps in its cache for BPTT
 (states, gates and anything else with a time axis, counted once however many views share
@@ -162,21 +164,41 @@ def torch_step(net: Any, loss_fn: Any, opt: Any, x: Any, y: Any) -> float:
 
 
 # -- timing ---------------------------------------------------------------------------------
-def settle(limit: float = 0.5) -> None:
-    """Wait until this process is idle: until BLAS/OpenMP worker threads stop spinning."""
+def _cpu_times() -> tuple[int, int] | None:
+    """(busy, total) jiffies of the whole machine, from /proc/stat (Linux), or None."""
+    try:
+        with open("/proc/stat") as f:
+            fields = [int(v) for v in f.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+    return sum(fields) - idle, sum(fields)
+
+
+def settle(limit: float = 3.0) -> bool:
+    """Wait until the machine is idle: our BLAS/OpenMP workers have stopped spinning and no
+    other process is running (on a shared machine a busy core distorts a 2-thread step
+    most). Returns False if it was still busy after ``limit`` seconds (timed anyway)."""
     deadline = time.perf_counter() + limit
     while time.perf_counter() < deadline:
+        before = _cpu_times()
         c0, w0 = time.process_time(), time.perf_counter()
-        time.sleep(0.01)
-        if time.process_time() - c0 < 0.05 * (time.perf_counter() - w0):
-            return
+        time.sleep(0.05)
+        after = _cpu_times()
+        if before is not None and after is not None:
+            busy, total = after[0] - before[0], after[1] - before[1]
+            if total > 0 and busy < 0.1 * total:
+                return True
+        elif time.process_time() - c0 < 0.05 * (time.perf_counter() - w0):
+            return True
+    return False
 
 
-def timed(fn: Callable[[], Any]) -> float:
-    settle()
+def timed(fn: Callable[[], Any]) -> tuple[float, bool]:
+    quiet = settle()
     t0 = time.perf_counter()
     fn()
-    return time.perf_counter() - t0
+    return time.perf_counter() - t0, quiet
 
 
 @dataclass
@@ -189,6 +211,7 @@ class Row:
     kept: int
     necessary: int
     loss_diff: float | None
+    busy: int  # timed steps that started while the machine was still busy
 
 
 def bench(cfg: Config, dtype: str, threads: int, repeats: int, warmup: int = 3) -> Row:
@@ -210,17 +233,20 @@ def bench(cfg: Config, dtype: str, threads: int, repeats: int, warmup: int = 3) 
             for fn in fns.values():
                 fn()
         times: dict[str, list[float]] = {k: [] for k in fns}
+        busy = 0
         gc.collect()
         gc.disable()
         try:
             for r in range(repeats):
                 order = list(fns) if r % 2 == 0 else list(fns)[::-1]  # alternate who goes first
                 for k in order:
-                    times[k].append(timed(fns[k]))
+                    seconds, quiet = timed(fns[k])
+                    times[k].append(seconds)
+                    busy += not quiet
         finally:
             gc.enable()
     med = {k: statistics.median(v) for k, v in times.items()}
-    return Row(cfg.name, dtype, threads, med["ours"], med.get("theirs"), kept, necessary, loss_diff)
+    return Row(cfg.name, dtype, threads, med["ours"], med.get("theirs"), kept, necessary, loss_diff, busy)
 
 
 def blas_report() -> str:
@@ -270,6 +296,9 @@ def main(argv: list[str] | None = None) -> int:
             for n in threads:
                 row = bench(cfg, dtype, n, repeats, warmup)
                 print(format_row(row), flush=True)
+                if row.busy:
+                    print(f"  note: {row.busy} of {repeats * (1 + (torch is not None))} timed steps started "
+                          "while other processes kept the machine busy", flush=True)
                 if row.loss_diff is not None and row.loss_diff > (1e-3 if dtype == "float32" else 1e-9):
                     print(f"  warning: first-step losses differ by {row.loss_diff:.3g}: not the same model?")
     return 0
