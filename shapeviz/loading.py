@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import os
 import sys
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from shapeviz.core.model import Model
 from shapeviz.errors import ShapeVizError
@@ -47,53 +49,95 @@ def load_model(ref: str) -> Loaded:
                       spec.mask, spec.loss, spec, dict(spec.roles))
     target, sep, attr = ref.rpartition(":")
     if not sep or not target or not attr:
+        if path.suffix.lower() == ".py" and not sep:
+            raise ModelLoadError(
+                f"{ref}: expected path/to/file.py:NAME, where NAME is the model or the function that builds "
+                f"it (e.g. {ref}:build), got no NAME"
+            )
         raise ModelLoadError(
-            f"cannot tell what model {ref!r} is: give a spec file (model.toml, model.json), "
+            f"cannot tell what model {ref!r} is: expected a spec file (model.toml, model.json), "
             "path/to/file.py:build or package.module:build"
         )
-    if target.endswith(".py") or "/" in target or "\\" in target:
-        module = _load_file(Path(target), ref)
-    else:
-        try:
-            module = importlib.import_module(target)
-        except ModuleNotFoundError as error:
-            raise ModelLoadError(f"{ref}: no module named {error.name!r} (is it installed or on PYTHONPATH?)") from None
-        except Exception as error:  # noqa: BLE001 - the user's code failed while importing
-            raise ModelLoadError(f"{ref}: importing {target} raised {type(error).__name__}: {error}") from None
-    if not hasattr(module, attr):
-        names = sorted(n for n in vars(module) if not n.startswith("_"))
-        raise ModelLoadError(f"{ref}: {target} has no attribute {attr!r} (it has: {', '.join(names[:12])})")
-    obj = getattr(module, attr)
-    if callable(obj) and not isinstance(obj, Model):
-        try:
-            obj = obj()
-        except Exception as error:  # noqa: BLE001 - the user's code failed
-            raise ModelLoadError(f"{ref}: calling {attr}() raised {type(error).__name__}: {error}") from None
+    is_file = target.endswith(".py") or "/" in target or "\\" in target
+    # the user's folder (a file's, else the current one, as `python -m` has it) is importable while
+    # their code runs, also for imports inside build()
+    folder = _check_file(Path(target), ref) if is_file else os.getcwd()
+    with _on_sys_path(folder):
+        module = _load_file(Path(target), ref) if is_file else _import(target, ref)
+        if not hasattr(module, attr):
+            names = sorted(n for n in vars(module) if not n.startswith("_"))
+            has = (f"it has: {', '.join(names[:12])}{', ...' if len(names) > 12 else ''}" if names
+                   else "it has no public names")
+            raise ModelLoadError(f"{ref}: {target} has no attribute {attr!r} ({has})")
+        obj = getattr(module, attr)
+        if callable(obj) and not isinstance(obj, Model):
+            try:
+                obj = obj()
+            except (Exception, SystemExit) as error:  # noqa: BLE001 - chained: --debug shows their traceback
+                raise ModelLoadError(f"{ref}: calling {attr}() raised {_describe_error(error)}") from error
     if not isinstance(obj, Model):
+        got = repr(obj)
+        got = got if len(got) <= 60 else got[:57] + "..."
         raise ModelLoadError(
-            f"{ref}: {attr} gave a {type(obj).__name__}, not a shapeviz model (Sequential, OneToMany or "
-            "EncoderDecoder)"
+            f"{ref}: expected a shapeviz model (Sequential, OneToMany or EncoderDecoder) or a function "
+            f"returning one, got {type(obj).__name__} {got}"
         )
     return Loaded(obj, ref)
 
 
-def _load_file(path: Path, ref: str) -> Any:
+def _describe_error(error: BaseException) -> str:
+    if isinstance(error, SystemExit):
+        return f"SystemExit({error.code!r})"
+    return f"{type(error).__name__}: {error}"
+
+
+@contextmanager
+def _on_sys_path(folder: str) -> Iterator[None]:
+    sys.path.insert(0, folder)
+    try:
+        yield
+    finally:
+        try:
+            sys.path.remove(folder)  # the first occurrence: ours, unless the user's code moved it
+        except ValueError:
+            pass
+
+
+def _import(target: str, ref: str) -> Any:
+    try:
+        return importlib.import_module(target)
+    except ModuleNotFoundError as error:
+        missing = error.name or ""
+        if missing and (target == missing or target.startswith(missing + ".")):
+            raise ModelLoadError(f"{ref}: no module named {missing!r} (expected an installed module, or one "
+                                 "in the current folder or on PYTHONPATH)") from None
+        raise ModelLoadError(f"{ref}: importing {target} raised {_describe_error(error)}") from error
+    except (Exception, SystemExit) as error:  # noqa: BLE001 - the user's code failed while importing
+        raise ModelLoadError(f"{ref}: importing {target} raised {_describe_error(error)}") from error
+
+
+def _check_file(path: Path, ref: str) -> str:
+    """The folder of an existing Python file ``path``."""
     if not path.exists():
         raise ModelLoadError(f"{ref}: there is no file {str(path)!r}")
     if not path.is_file():
-        raise ModelLoadError(f"{ref}: {str(path)!r} is not a file")
-    name = f"_shapeviz_user_{abs(hash(str(path.resolve())))}"
+        raise ModelLoadError(f"{ref}: expected a Python file, got the folder {str(path)!r}")
+    return str(path.resolve().parent)
+
+
+def _load_file(path: Path, ref: str) -> Any:
+    name = f"_shapeviz_user_{path.stem}_{abs(hash(str(path.resolve())))}"
     spec = importlib.util.spec_from_file_location(name, path)
     if spec is None or spec.loader is None:
         raise ModelLoadError(f"{ref}: cannot import {str(path)!r} as Python")
     module = importlib.util.module_from_spec(spec)
-    sys.path.insert(0, str(path.resolve().parent))
+    # registered while it runs, as an import would: dataclasses and pickling look the module up by name
+    sys.modules[name] = module
     try:
         spec.loader.exec_module(module)
-    except Exception as error:  # noqa: BLE001 - the user's code failed
-        raise ModelLoadError(f"{ref}: running {path.name} raised {type(error).__name__}: {error}") from None
-    finally:
-        sys.path.pop(0)
+    except (Exception, SystemExit) as error:  # noqa: BLE001 - the user's code failed
+        sys.modules.pop(name, None)
+        raise ModelLoadError(f"{ref}: running {path.name} raised {_describe_error(error)}") from error
     return module
 
 
