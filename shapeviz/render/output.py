@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import os
 import shutil
-import stat
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
+
+from shapeviz.atomic import atomic_write
 from typing import Any
 
 from shapeviz.errors import ConfigError, RenderError
@@ -116,35 +116,10 @@ def to_bytes(graph: Any, fmt: str = "svg", engine: str = "auto") -> bytes:
     return done.stdout
 
 
-def _file_mode(path: Path) -> int:
-    """The permissions ``path`` has, or those ``open()`` would give a new file (0666 less the umask)."""
-    try:
-        return stat.S_IMODE(path.stat().st_mode)
-    except FileNotFoundError:
-        mask = os.umask(0)
-        os.umask(mask)
-        return 0o666 & ~mask
-
-
 def write_atomic(path: str | os.PathLike[str], data: bytes) -> Path:
     """Write ``data`` to ``path`` through a temporary file in the same folder and ``os.replace``,
     so a reader never sees half a file. Returns the path."""
-    path = Path(path)
-    mode = _file_mode(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        if hasattr(os, "fchmod"):  # mkstemp makes the file private (0600); give it a new file's mode
-            os.fchmod(fd, mode)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    return path
+    return atomic_write(path, lambda handle: handle.write(data))
 
 
 def render(graph: Any, path: str | os.PathLike[str], fmt: str | None = None, engine: str = "auto") -> Path:

@@ -20,12 +20,13 @@ both shapes, and the name the weight was saved under.
 from __future__ import annotations
 
 import os
-import tempfile
 import zipfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from shapeviz.atomic import atomic_write
 
 from shapeviz.errors import CheckpointError
 
@@ -83,30 +84,7 @@ def save_weights(model: Any, path: str | os.PathLike, *, optimizer: Any = None,
 
 
 def _atomic_savez(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    directory = path.parent if str(path.parent) else Path(".")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    try:  # make the rename itself durable; not every platform can open a directory
-        dir_fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(dir_fd)
-    except OSError:
-        pass
-    finally:
-        os.close(dir_fd)
+    atomic_write(path, lambda handle: np.savez(handle, **arrays))
 
 
 def _read(path: Path) -> dict[str, np.ndarray]:
