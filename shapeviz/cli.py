@@ -2,13 +2,15 @@
 
 Only this module prints and writes files; it turns every shapeviz error into one message
 without a traceback (``--debug`` shows it) and exits 0 when all is well, 1 when problems
-were found (a shape mismatch), 2 when the input is unusable.
+were found (a shape mismatch), 2 when the input is unusable, 130 on Ctrl-C.
 """
 
 from __future__ import annotations
 
+import functools
+import inspect
+import math
 import os
-import sys
 from pathlib import Path
 from typing import Any, Callable
 
@@ -17,7 +19,7 @@ import click
 from shapeviz import __version__
 from shapeviz.errors import ShapeError, ShapeVizError
 
-PROBLEMS, UNUSABLE = 1, 2
+PROBLEMS, UNUSABLE, INTERRUPTED = 1, 2, 130
 GRAPH_FORMATS = ("svg", "png", "pdf", "dot", "txt")
 
 MODEL_HELP = ("MODEL is a spec file (model.toml, model.json: no code runs) or Python code that makes "
@@ -25,65 +27,94 @@ MODEL_HELP = ("MODEL is a spec file (model.toml, model.json: no code runs) or Py
               "runs a test file; build is a model or a function returning one).")
 
 
+def _add_model_help(command: click.Command) -> None:
+    """Append what MODEL may be to a command's --help (click read the docstring when it was decorated)."""
+    command.help = inspect.cleandoc(command.help or "") + "\n\n" + MODEL_HELP
+
+
 class Settings:
-    def __init__(self, no_color: bool, debug: bool) -> None:
+    """What the global options say: colour, tracebacks. Commands find it with :func:`_settings`."""
+
+    def __init__(self, no_color: bool = False, debug: bool = False) -> None:
         self.no_color = no_color or bool(os.environ.get("NO_COLOR"))
         self.debug = debug
 
     def console(self, stderr: bool = False) -> Any:
         from rich.console import Console
 
-        return Console(stderr=stderr, no_color=self.no_color, highlight=False, soft_wrap=False)
+        # rich's no_color drops colours but keeps bold; no colour system at all writes no ANSI code
+        return Console(stderr=stderr, no_color=self.no_color, color_system=None if self.no_color else "auto",
+                       highlight=False, soft_wrap=False)
+
+
+def _settings(ctx: click.Context) -> Settings:
+    return ctx.ensure_object(Settings)
 
 
 def _fail(ctx: click.Context, message: str, code: int) -> None:
-    settings: Settings = ctx.obj
-    console = settings.console(stderr=True)
+    settings = _settings(ctx)
     from rich.text import Text
 
-    console.print(Text(f"error: {message}", style="bold red" if not settings.no_color else ""), soft_wrap=True)
+    console = settings.console(stderr=True)
+    console.print(Text(f"error: {message}", style="" if settings.no_color else "bold red"), soft_wrap=True)
     ctx.exit(code)
 
 
 def guarded(fn: Callable) -> Callable:
-    """Run a command: shapeviz errors become a message and an exit code, never a traceback."""
+    """Run a command: shapeviz errors become a message and an exit code (1 problems found, 2 unusable
+    input, 130 Ctrl-C), never a traceback unless ``--debug`` asks for one above the message."""
 
+    @functools.wraps(fn)
     def run(*args: Any, **kwargs: Any) -> Any:
         ctx = click.get_current_context()
-        settings: Settings = ctx.obj
         try:
             return fn(*args, **kwargs)
-        except click.exceptions.Exit:
+        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
             raise
-        except ShapeError as error:
-            if settings.debug:
-                raise
-            _fail(ctx, str(error), PROBLEMS)
-        except ShapeVizError as error:
-            if settings.debug:
-                raise
-            _fail(ctx, str(error), UNUSABLE)
-        except KeyboardInterrupt:
-            if settings.debug:
-                raise
-            _fail(ctx, "interrupted", 130)
-        except Exception as error:  # noqa: BLE001 - a bug of ours, reported without a traceback
-            if settings.debug:
-                raise
-            _fail(ctx, f"internal error ({type(error).__name__}: {error}); run with --debug for the traceback",
-                  UNUSABLE)
+        except (Exception, KeyboardInterrupt) as error:  # noqa: BLE001 - every error ends as a message
+            debug = _settings(ctx).debug
+            if isinstance(error, ShapeError):
+                message, code = str(error), PROBLEMS
+            elif isinstance(error, ShapeVizError):
+                message, code = str(error), UNUSABLE
+            elif isinstance(error, KeyboardInterrupt):
+                message, code = "interrupted", INTERRUPTED
+            else:  # a bug of ours
+                message, code = f"internal error ({type(error).__name__}: {error})", UNUSABLE
+                if not debug:
+                    message += "; run with --debug for the traceback"
+            if debug:
+                import traceback
 
-    run.__name__ = fn.__name__
-    run.__doc__ = fn.__doc__
+                click.echo("".join(traceback.format_exception(type(error), error, error.__traceback__)).rstrip(),
+                           err=True)
+        _fail(ctx, message, code)
+
     return run
+
+
+def _set_no_color(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    if value:
+        _settings(ctx).no_color = True
+
+
+def _set_debug(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    if value:
+        _settings(ctx).debug = True
+
+
+def common_options(fn: Callable) -> Callable:
+    """--no-color and --debug, accepted after the command too (``shapeviz report m.toml --no-color``)."""
+    fn = click.option("--debug", is_flag=True, expose_value=False, callback=_set_debug,
+                      help="Show the traceback of an error.")(fn)
+    return click.option("--no-color", is_flag=True, expose_value=False, callback=_set_no_color,
+                        help="No colour or other ANSI codes in the output (also when NO_COLOR is set).")(fn)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="shapeviz")
-@click.option("--no-color", is_flag=True, help="No colour in the output (also when NO_COLOR is set).")
-@click.option("--debug", is_flag=True, help="Show the traceback of an error.")
-@click.pass_context
-def main(ctx: click.Context, no_color: bool, debug: bool) -> None:
+@common_options
+def main() -> None:
     """Show and verify the (batch, seq_len, features) shapes of recurrent networks.
 
     \b
@@ -93,53 +124,73 @@ def main(ctx: click.Context, no_color: bool, debug: bool) -> None:
       shapeviz check model.py:build --input "(B, T, 2)" --expect-output "(B, 1)"
       shapeviz modes -o modes/
     """
-    ctx.obj = Settings(no_color, debug)
 
 
 # -- shared options ------------------------------------------------------------------------
 def model_options(fn: Callable) -> Callable:
     fn = click.option("--dim", "dims", multiple=True, metavar="NAME=SIZE",
-                      help="A size for a named dim, e.g. --dim B=32 --dim T=80 (repeatable).")(fn)
+                      help="A size for a named dim, e.g. --dim B=32 --dim T=80 (repeatable; overrides a "
+                           "spec's [dims]).")(fn)
     fn = click.option("--input", "input_", metavar="SHAPE",
                       help='The input shape, e.g. "(B, T, 2)" or "batch=32, seq_len=80, features=2"; '
                            "an encoder-decoder takes two, separated by ';'. A spec gives its own.")(fn)
     return click.argument("model", metavar="MODEL")(fn)
 
 
-def _declarations(loaded: Any, input_: str | None, dims: tuple[str, ...]) -> tuple[Any, dict[str, int]]:
-    from shapeviz.loading import default_inputs
-    from shapeviz.tracing.parse import parse_dims
+def _option_error(option: str, error: ShapeVizError) -> ShapeVizError:
+    return ShapeVizError(f"{option}: {error}")
 
-    inputs = loaded.inputs
+
+def _parse_options(input_: str | None, dims: tuple[str, ...]) -> tuple[Any, dict[str, int]]:
+    """The --input declaration (None if not given) and the --dim sizes, checked before any model loads."""
+    from shapeviz.tracing.parse import parse_dims, parse_shape
+
+    inputs: Any = None
     if input_ is not None:
         parts = [p.strip() for p in input_.split(";")]
+        for part in parts:
+            try:
+                parse_shape(part)
+            except ShapeVizError as error:
+                raise _option_error("--input", error) from None
         inputs = parts[0] if len(parts) == 1 else tuple(parts)
-    if inputs is None:
-        inputs = default_inputs(loaded.model)
-    if inputs is None:
-        raise ShapeVizError(f"{loaded.source}: give the input shape with --input, e.g. --input \"(B, T, 2)\" "
-                            "(a Python model does not declare one, and this one is not built yet)")
-    given = dict(loaded.dims)
-    for name, value in parse_dims(list(dims)).items():
-        if name in given and given[name] != value:
-            raise ShapeVizError(f"dim {name} is given twice with different sizes: {given[name]} in "
-                                f"{loaded.source} and {value} on the command line")
-        given[name] = value
+    try:
+        given = parse_dims(list(dims))
+    except ShapeVizError as error:
+        raise _option_error("--dim", error) from None
     return inputs, given
 
 
-def _trace(model: str, input_: str | None, dims: tuple[str, ...], expect: dict[str, str] | None = None,
-           **kwargs: Any) -> tuple[Any, Any]:
-    from shapeviz.loading import load_model
+def _declarations(loaded: Any, inputs: Any, dims: dict[str, int]) -> tuple[Any, dict[str, int]]:
+    """The input declaration and sizes to trace with: the command line's, else the spec's, else
+    what a built model implies. A --dim overrides the same name in a spec's [dims]."""
+    from shapeviz.loading import default_inputs
+
+    if inputs is None:
+        inputs = loaded.inputs
+    if inputs is None:
+        inputs = default_inputs(loaded.model)
+    if inputs is None:
+        raise ShapeVizError(f"{loaded.source}: expected the input shape, e.g. --input \"(B, T, 2)\", got none "
+                            "(a Python model does not declare one, and this one is not built yet)")
+    return inputs, {**loaded.dims, **dims}
+
+
+def _trace(loaded: Any, inputs: Any, dims: dict[str, int], expect: dict[str, str] | None = None,
+           **kwargs: Any) -> Any:
     from shapeviz.tracing.tracer import trace
 
-    loaded = load_model(model)
-    inputs, given = _declarations(loaded, input_, dims)
+    inputs, given = _declarations(loaded, inputs, dims)
     wanted = dict(loaded.expect)
     wanted.update(expect or {})
-    tr = trace(loaded.model, inputs, dims=given, expect=wanted, labels=loaded.labels, mask=loaded.mask,
-               loss=loaded.loss if loaded.labels else None, roles=loaded.roles, **kwargs)
-    return loaded, tr
+    return trace(loaded.model, inputs, dims=given, expect=wanted, labels=loaded.labels, mask=loaded.mask,
+                 loss=loaded.loss if loaded.labels else None, roles=loaded.roles, **kwargs)
+
+
+def _load(model: str) -> Any:
+    from shapeviz.loading import load_model
+
+    return load_model(model)
 
 
 # -- report --------------------------------------------------------------------------------
@@ -149,6 +200,7 @@ def _trace(model: str, input_: str | None, dims: tuple[str, ...], expect: dict[s
 @click.option("--grads", is_flag=True, help="Also show every gradient's shape (backward pass).")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @click.option("--quiet", "-q", is_flag=True, help="Only the summary table, without the dims legend.")
+@common_options
 @click.pass_context
 @guarded
 def report(ctx: click.Context, model: str, input_: str | None, dims: tuple[str, ...], steps: bool, grads: bool,
@@ -162,7 +214,8 @@ def report(ctx: click.Context, model: str, input_: str | None, dims: tuple[str, 
       shapeviz report model.py:build --input "(B, T, 2)" --dim B=32 --format json
 
     """
-    loaded, tr = _trace(model, input_, dims)
+    inputs, given = _parse_options(input_, dims)
+    tr = _trace(_load(model), inputs, given)
     if fmt == "json":
         from shapeviz.render.jsonform import dumps
 
@@ -170,7 +223,7 @@ def report(ctx: click.Context, model: str, input_: str | None, dims: tuple[str, 
         return
     from shapeviz.render.tables import bindings_table, grads_table, steps_table, summary_table
 
-    console = ctx.obj.console()
+    console = _settings(ctx).console()
     console.print(summary_table(tr))
     if steps:
         for record in tr.layers:
@@ -185,7 +238,7 @@ def report(ctx: click.Context, model: str, input_: str | None, dims: tuple[str, 
         console.print(bindings_table(tr))
 
 
-report.__doc__ = (report.__doc__ or "") + MODEL_HELP
+_add_model_help(report)
 
 
 # -- graph ---------------------------------------------------------------------------------
@@ -196,6 +249,7 @@ report.__doc__ = (report.__doc__ or "") + MODEL_HELP
 @click.option("--unroll", default=3, show_default=True, type=click.IntRange(1, 50),
               help="Steps drawn before a long sequence collapses into '…' and its last step.")
 @click.option("--rolled", is_flag=True, help="One box per layer with a self-loop × T, instead of unrolled.")
+@common_options
 @click.pass_context
 @guarded
 def graph(ctx: click.Context, model: str, input_: str | None, dims: tuple[str, ...], output: str, unroll: int,
@@ -209,16 +263,14 @@ def graph(ctx: click.Context, model: str, input_: str | None, dims: tuple[str, .
       shapeviz graph model.py:build --input "(B, T, 2)" -o model.txt --rolled
 
     """
-    path = Path(output)
+    path = _output_path("-o", output, GRAPH_FORMATS)
     fmt = path.suffix.lower().lstrip(".")
-    if fmt not in GRAPH_FORMATS:
-        raise ShapeVizError(f"cannot write {output!r}: the extension must be one of "
-                            f"{', '.join('.' + f for f in GRAPH_FORMATS)}, got {path.suffix or 'none'!r}")
-    if not path.parent.exists() or not path.parent.is_dir():
-        raise ShapeVizError(f"cannot write {output!r}: the directory {str(path.parent)!r} does not exist")
-    _, tr = _trace(model, input_, dims, backward=False)
-    from shapeviz.render.output import to_bytes, write_atomic
+    inputs, given = _parse_options(input_, dims)
+    from shapeviz.render.output import engine_for, to_bytes
 
+    if fmt == "pdf":
+        engine_for("pdf")  # no system Graphviz: say so before tracing
+    tr = _trace(_load(model), inputs, given, backward=False)
     if fmt == "txt":
         from shapeviz.render.text import text_diagram
 
@@ -228,11 +280,36 @@ def graph(ctx: click.Context, model: str, input_: str | None, dims: tuple[str, .
 
         g = rolled_graph(tr) if rolled else unrolled_graph(tr, unroll=unroll)
         data = g.source.encode("utf-8") if fmt == "dot" else to_bytes(g, fmt)
-    write_atomic(path, data)
+    _write(path, data)
     click.echo(f"wrote {path} ({tr.mode}, {len(data)} bytes)")
 
 
-graph.__doc__ = (graph.__doc__ or "") + MODEL_HELP
+def _output_path(option: str, output: str, formats: tuple[str, ...]) -> Path:
+    """The file ``option`` names, checked before any work: a known extension, in a folder that exists."""
+    path = Path(output)
+    fmt = path.suffix.lower().lstrip(".")
+    if fmt not in formats:
+        raise ShapeVizError(f"{option}: cannot write {output!r}: expected the extension {', '.join('.' + f for f in formats)}, "
+                            f"got {repr(path.suffix) if path.suffix else 'none'}")
+    parent = path.parent
+    if not parent.exists():
+        raise ShapeVizError(f"{option}: cannot write {output!r}: the folder {str(parent)!r} does not exist")
+    if not parent.is_dir():
+        raise ShapeVizError(f"{option}: cannot write {output!r}: {str(parent)!r} is a file, not a folder")
+    return path
+
+
+def _write(path: Path, data: bytes) -> None:
+    """Write ``data`` atomically: a reader sees the old file or the whole new one, never half."""
+    from shapeviz.render.output import write_atomic
+
+    try:
+        write_atomic(path, data)
+    except OSError as error:
+        raise ShapeVizError(f"cannot write {str(path)!r}: {error.strerror or error}") from None
+
+
+_add_model_help(graph)
 
 
 # -- check ---------------------------------------------------------------------------------
@@ -243,10 +320,15 @@ graph.__doc__ = (graph.__doc__ or "") + MODEL_HELP
               help='A layer\'s expected output, e.g. --expect "lstm_1=(B, 128)" (repeatable).')
 @click.option("--data", "data", type=click.Path(dir_okay=False), help="An .npz with arrays x and y (and mask): "
               "the model runs on them for real, and their shapes are checked against it.")
+@click.option("--deep", is_flag=True, help="Also run the numeric pre-training checks (gradients, batch "
+              "independence, causality, loss at init, overfit one batch, gradient flow, data): exit 1 if any fails.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True,
+              help="The --deep report as a table or JSON.")
+@common_options
 @click.pass_context
 @guarded
 def check(ctx: click.Context, model: str, input_: str | None, dims: tuple[str, ...], expect_output: str | None,
-          expects: tuple[str, ...], data: str | None) -> None:
+          expects: tuple[str, ...], data: str | None, deep: bool = False, fmt: str = "table") -> None:
     """Verify MODEL's shapes before training: exit 0 all good, 1 problems found, 2 unusable input.
 
     \b
@@ -254,29 +336,84 @@ def check(ctx: click.Context, model: str, input_: str | None, dims: tuple[str, .
       shapeviz check examples/specs/imdb_lstm.toml
       shapeviz check model.py:build --input "(B, T, 2)" --expect-output "(B, 1)"
       shapeviz check examples/specs/addition.toml --data addition.npz
+      shapeviz check examples/specs/imdb_lstm.toml --deep --format json
 
     """
+    if deep:
+        _deep_check(ctx, model, input_, dims, data, fmt)
+        return
     from shapeviz.tracing.parse import parse_shape
 
     wanted: dict[str, str] = {}
-    if expect_output:
-        parse_shape(expect_output)
+    if expect_output is not None:
+        try:
+            parse_shape(expect_output)
+        except ShapeVizError as error:
+            raise _option_error("--expect-output", error) from None
         wanted["output"] = expect_output
     for item in expects:
         name, sep, shape = item.partition("=")
         if not sep or not name.strip():
-            raise ShapeVizError(f"--expect takes LAYER=SHAPE such as \"lstm_1=(B, 128)\", got {item!r}")
-        parse_shape(shape)
+            raise ShapeVizError(f"--expect: expected LAYER=SHAPE such as \"lstm_1=(B, 128)\", got {item!r}")
+        try:
+            parse_shape(shape)
+        except ShapeVizError as error:
+            raise _option_error(f"--expect {name.strip()}", error) from None
         wanted[name.strip()] = shape
-    loaded, tr = _trace(model, input_, dims, expect=wanted)
-    console = ctx.obj.console()
+    inputs, given = _parse_options(input_, dims)
+    arrays = _load_npz(data) if data is not None else None
+    loaded = _load(model)
+    if arrays is not None and inputs is None and loaded.inputs is None:
+        _build_on(loaded.model, arrays, data)  # a Python model learns its input size from the data
+    tr = _trace(loaded, inputs, given, expect=wanted)
+    console = _settings(ctx).console()
     console.print(f"✓ shapes: {len(tr.layers)} layers traced forward and backward ({tr.mode}), "
                   f"output {_shape(tr.outputs)}, {len(tr.grads)} gradients of their parameters' shapes",
                   soft_wrap=True)
-    if wanted:
-        console.print("✓ expectations: " + ", ".join(f"{k} {v}" for k, v in wanted.items()), soft_wrap=True)
+    checked = {**loaded.expect, **wanted}  # the spec's [expect] and the command line's
+    if checked:
+        console.print("✓ expectations: " + ", ".join(f"{k} {v}" for k, v in checked.items()), soft_wrap=True)
+    if arrays is not None:
+        _check_data(loaded, arrays, data, console)
+
+
+
+def _deep_check(ctx: click.Context, ref: str, input_: str | None, dims: tuple[str, ...], data: str | None,
+                fmt: str) -> None:
+    """``check --deep``: every check of :mod:`shapeviz.checks` as a table (or JSON); exit 1 if one fails."""
+    import json
+
+    import numpy as np
+
+    from shapeviz.checks import run
+    from shapeviz.loading import load_model
+    from shapeviz.render.checks import checks_dict, checks_table
+    from shapeviz.tracing.parse import parse_dims
+
+    loaded = load_model(ref)
+    arrays = None
     if data is not None:
-        _check_data(loaded, data, console)
+        try:
+            with np.load(data, allow_pickle=False) as z:
+                arrays = {k: z[k] for k in z.files}
+        except Exception as error:  # noqa: BLE001 - missing, not an npz, pickled objects
+            raise ShapeVizError(f"cannot read {data!r} as an .npz of arrays: {error}") from None
+        if "x" not in arrays or "y" not in arrays:
+            raise ShapeVizError(f"{data!r}: expected arrays x and y, got {', '.join(sorted(arrays)) or 'none'}")
+    declared = input_ if input_ is not None else loaded.inputs
+    sizes = {**loaded.dims, **parse_dims(list(dims))}
+    if not loaded.model.built and arrays is None and declared is not None:
+        from shapeviz.tracing.tracer import trace
+
+        trace(loaded.model, declared, dims=sizes)  # builds the layers on the declared sizes
+    results = run(loaded.model, declared if loaded.model.built else None, arrays, dims=sizes,
+                  loss=loaded.loss if loaded.model.loss is None else None)  # a compiled loss knows from_logits
+    if fmt == "json":
+        click.echo(json.dumps(checks_dict(results, loaded.source), indent=2, default=float))
+    else:
+        ctx.ensure_object(Settings).console().print(checks_table(results, f"deep checks of {loaded.source}"))
+    if any(r.status == "fail" for r in results):
+        ctx.exit(PROBLEMS)
 
 
 def _shape(shapes: dict[str, Any]) -> str:
@@ -286,48 +423,80 @@ def _shape(shapes: dict[str, Any]) -> str:
 
 
 def _load_npz(path: str) -> dict[str, Any]:
+    """The arrays of an .npz with at least x and y (plain arrays: nothing pickled is loaded)."""
+    import zipfile
+
     import numpy as np
 
     p = Path(path)
-    if not p.is_file():
+    if not p.exists():
         raise ShapeVizError(f"cannot read {path!r}: there is no such file")
+    if not p.is_file():
+        raise ShapeVizError(f"cannot read {path!r}: expected an .npz file, got a folder")
     try:
+        if not zipfile.is_zipfile(p):
+            raise ShapeVizError(f"cannot read {path!r}: expected an .npz file (arrays saved with np.savez), "
+                                "got a file that is not one")
         with np.load(p, allow_pickle=False) as z:
             arrays = {k: z[k] for k in z.files}
-    except Exception as error:  # noqa: BLE001 - not an npz, or pickled objects
+    except ShapeVizError:
+        raise
+    except Exception as error:  # noqa: BLE001 - unreadable, a broken zip, pickled objects
         raise ShapeVizError(f"cannot read {path!r} as an .npz of arrays: {error}") from None
     missing = [k for k in ("x", "y") if k not in arrays]
     if missing:
-        raise ShapeVizError(f"{path!r} has no array {' or '.join(repr(m) for m in missing)}: it holds "
-                            f"{sorted(arrays) or 'nothing'}; save it with np.savez(path, x=..., y=...)")
+        raise ShapeVizError(f"{path!r}: expected arrays x and y, got no {' or '.join(repr(m) for m in missing)} "
+                            f"(it holds {', '.join(sorted(arrays)) or 'nothing'}); save it with "
+                            "np.savez(path, x=..., y=...)")
     return arrays
 
 
-def _check_data(loaded: Any, path: str, console: Any) -> None:
+def _model_inputs(model: Any, arrays: dict[str, Any], path: str) -> Any:
+    """x, or (x, x_dec) for an encoder-decoder."""
+    if model.kind != "encoder_decoder":
+        return arrays["x"]
+    if "x_dec" not in arrays:
+        raise ShapeVizError(f"{path!r}: an encoder-decoder expects arrays x (source), x_dec (decoder inputs) "
+                            f"and y, got no x_dec (it holds {', '.join(sorted(arrays))})")
+    return arrays["x"], arrays["x_dec"]
+
+
+def _build_on(model: Any, arrays: dict[str, Any], path: str) -> None:
+    """Build an unbuilt model on the first sample of the data, so that it declares its input."""
+    if model.built:
+        return
+    x = _model_inputs(model, arrays, path)
+    first = tuple(a[:1] for a in x) if isinstance(x, tuple) else x[:1]
+    mask = arrays.get("mask")
+    try:
+        model.forward(first, mask=None if mask is None else mask[:1], training=False)
+    except ShapeVizError as error:
+        raise ShapeVizError(f"the arrays in {path!r} do not fit the model:\n{error}") from None
+
+
+def _check_data(loaded: Any, arrays: dict[str, Any], path: str, console: Any) -> None:
     from shapeviz.tracing.tracer import trace
 
-    arrays = _load_npz(path)
-    x = arrays["x"]
-    if loaded.model.kind == "encoder_decoder":
-        if "x_dec" not in arrays:
-            raise ShapeVizError(f"{path!r}: an encoder-decoder needs x (source), x_dec (decoder inputs) and y")
-        x = (x, arrays["x_dec"])
+    model = loaded.model
+    x = _model_inputs(model, arrays, path)
+    loss = None if model.loss is not None else (loaded.loss or "mse")
     try:
-        trace(loaded.model, x, labels=arrays["y"], mask=arrays.get("mask"), loss=loaded.loss or "mse")
-    except ShapeError as error:
+        trace(model, x, labels=arrays["y"], mask=arrays.get("mask"), loss=loss)
+    except ShapeVizError as error:
         raise ShapeVizError(f"the arrays in {path!r} do not fit the model:\n{error}") from None
     shapes = ", ".join(f"{k} {tuple(v.shape)}" for k, v in arrays.items())
     console.print(f"✓ data: {shapes} run through the model", soft_wrap=True)
 
 
-check.__doc__ = (check.__doc__ or "") + MODEL_HELP
+_add_model_help(check)
 
 
 # -- modes ---------------------------------------------------------------------------------
 @main.command()
 @click.option("-o", "--output-dir", type=click.Path(file_okay=False),
-              help="Also write each mode's diagram as DIR/<mode>.svg and DIR/<mode>.txt.")
+              help="Also write each mode's diagram as DIR/<mode>.svg and DIR/<mode>.txt (10 files).")
 @click.option("--quiet", "-q", is_flag=True, help="Only the tables, not the text diagrams.")
+@common_options
 @click.pass_context
 @guarded
 def modes(ctx: click.Context, output_dir: str | None, quiet: bool) -> None:
@@ -344,9 +513,11 @@ def modes(ctx: click.Context, output_dir: str | None, quiet: bool) -> None:
     from shapeviz.tracing.tracer import trace
 
     out = Path(output_dir) if output_dir else None
-    if out is not None and not out.parent.exists():
-        raise ShapeVizError(f"cannot write into {output_dir!r}: {str(out.parent)!r} does not exist")
-    console = ctx.obj.console()
+    if out is not None and not out.parent.is_dir():
+        what = "does not exist" if not out.parent.exists() else "is a file, not a folder"
+        raise ShapeVizError(f"-o: cannot write into {output_dir!r}: the folder {str(out.parent)!r} {what}")
+    console = _settings(ctx).console()
+    files: dict[str, bytes] = {}
     for mode, (build, inputs, about) in CANONICAL.items():
         tr = trace(build(), inputs)
         console.rule(f"{mode}: {about}")
@@ -356,31 +527,46 @@ def modes(ctx: click.Context, output_dir: str | None, quiet: bool) -> None:
             console.print(text, markup=False, highlight=False)
         if out is not None:
             from shapeviz.render.graph import unrolled_graph
-            from shapeviz.render.output import to_bytes, write_atomic
+            from shapeviz.render.output import to_bytes
 
-            out.mkdir(exist_ok=True)
             stem = mode.replace(" ", "_").replace("-", "_")
-            write_atomic(out / f"{stem}.txt", text.encode("utf-8"))
-            write_atomic(out / f"{stem}.svg", to_bytes(unrolled_graph(tr), "svg"))
-    if out is not None:
-        click.echo(f"wrote the five modes to {out}/ (.svg and .txt)")
+            files[f"{stem}.txt"] = text.encode("utf-8")
+            files[f"{stem}.svg"] = to_bytes(unrolled_graph(tr), "svg")
+    if out is not None:  # every picture made before the first file is written
+        try:
+            out.mkdir(exist_ok=True)
+        except OSError as error:
+            raise ShapeVizError(f"cannot make the folder {output_dir!r}: {error.strerror or error}") from None
+        for name, data in files.items():
+            _write(out / name, data)
+        click.echo(f"wrote the five modes to {out}/ ({len(files)} files, .svg and .txt)")
 
 
 # -- train ---------------------------------------------------------------------------------
+def _positive_finite(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
+    if value is not None and not (value > 0 and math.isfinite(value)):
+        raise click.BadParameter(f"expected a positive number, got {value!r}")
+    return value
+
+
 @main.command()
 @click.argument("model", metavar="MODEL")
 @click.option("--data", required=True, type=click.Path(dir_okay=False),
-              help="An .npz with arrays x and y (and optionally mask, x_val, y_val).")
-@click.option("--epochs", default=1, show_default=True, type=click.IntRange(1, None))
+              help="An .npz with arrays x and y (and optionally mask, x_val, y_val; x_dec for an encoder-decoder).")
+@click.option("--epochs", default=1, show_default=True, type=click.IntRange(1, None),
+              help="The total number of epochs, counting those a resumed checkpoint already has.")
 @click.option("--batch-size", default=32, show_default=True, type=click.IntRange(1, None))
 @click.option("--optimizer", default=None, help="sgd, adagrad, rmsprop or adam (default: the spec's, else adam).")
-@click.option("--lr", type=click.FloatRange(min=0, min_open=True), help="The learning rate.")
-@click.option("--clip", type=click.FloatRange(min=0, min_open=True), help="Clip gradients to this global norm.")
-@click.option("--loss", default=None, help="The loss (default: the spec's, else mse).")
-@click.option("--checkpoint", type=click.Path(dir_okay=False), help="Save weights here after every epoch (.npz).")
+@click.option("--lr", type=float, callback=_positive_finite, help="The learning rate.")
+@click.option("--clip", type=float, callback=_positive_finite, help="Clip gradients to this global norm.")
+@click.option("--loss", default=None, help="mse, binary_crossentropy, categorical_crossentropy or "
+              "sparse_categorical_crossentropy (default: the spec's or the model's, else mse).")
+@click.option("--checkpoint", type=click.Path(dir_okay=False),
+              help="Save the weights and optimizer state here after every epoch (.npz).")
 @click.option("--resume", is_flag=True, help="Continue from --checkpoint if it exists.")
-@click.option("--seed", default=0, show_default=True, type=int)
-@click.option("--quiet", "-q", is_flag=True, help="No progress bar, only the final line.")
+@click.option("--seed", default=0, show_default=True, type=int, help="Seeds the shuffling and dropout.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar or epoch lines, only the final line.")
+@common_options
 @click.pass_context
 @guarded
 def train(ctx: click.Context, model: str, data: str, epochs: int, batch_size: int, optimizer: str | None,
@@ -394,40 +580,79 @@ def train(ctx: click.Context, model: str, data: str, epochs: int, batch_size: in
       shapeviz train model.py:build --data data.npz --optimizer adam --lr 0.01 --checkpoint run.npz --resume
 
     """
-    from shapeviz.loading import load_model
+    from shapeviz.core import losses, optimizers
+    from shapeviz.errors import InputError
+    from shapeviz.train.progress import format_logs
 
     if resume and not checkpoint:
-        raise ShapeVizError("--resume needs --checkpoint PATH to resume from")
-    if checkpoint and not Path(checkpoint).parent.exists():
-        raise ShapeVizError(f"cannot write the checkpoint {checkpoint!r}: its directory does not exist")
-    loaded = load_model(model)
+        raise ShapeVizError("--resume: expected --checkpoint PATH to resume from, got no --checkpoint")
+    if checkpoint:
+        _output_path("--checkpoint", checkpoint, ("npz",))
+    loss_obj = optimizer_obj = None
+    try:
+        if loss is not None:
+            loss_obj = losses.get(loss)
+    except ShapeVizError as error:
+        raise _option_error("--loss", error) from None
+    try:
+        if optimizer is not None:
+            options = {k: v for k, v in (("learning_rate", lr), ("clipnorm", clip)) if v is not None}
+            optimizer_obj = optimizers.get(optimizer, **options)
+    except ShapeVizError as error:
+        raise _option_error("--optimizer", error) from None
     arrays = _load_npz(data)
+    loaded = _load(model)
     m = loaded.model
-    spec_opt = getattr(loaded.spec, "optimizer", None) if loaded.spec is not None else None
-    options: dict[str, Any] = {}
-    if lr is not None:
-        options["learning_rate"] = lr
-    if clip is not None:
-        options["clipnorm"] = clip
-    opt = optimizer or spec_opt or m.optimizer or "adam"
-    if not isinstance(opt, str) and options:
-        opt = type(opt).__name__.lower()
-    m.compile(loss or loaded.loss or m.loss or "mse", opt, **options)
-    x = arrays["x"] if m.kind != "encoder_decoder" else (arrays["x"], arrays.get("x_dec"))
+    if optimizer_obj is None:
+        # the spec's or the model's own optimizer keeps its settings; --lr and --clip change only theirs
+        optimizer_obj = m.optimizer if m.optimizer is not None else optimizers.get("adam")
+        if lr is not None:
+            optimizer_obj.learning_rate = lr
+        if clip is not None:
+            optimizer_obj.clipnorm = clip
+    # a spec compiles its model with the whole loss (from_logits too); its name alone would lose that
+    m.compile(loss_obj or m.loss or loaded.loss or "mse", optimizer_obj)
+    x = _model_inputs(m, arrays, data)
     validation = None
     if "x_val" in arrays and "y_val" in arrays:
         validation = (arrays["x_val"], arrays["y_val"])
-    history = m.fit(x, arrays["y"], batch_size=batch_size, epochs=epochs, mask=arrays.get("mask"),
-                    validation_data=validation, seed=seed, verbose=0 if quiet else None,
-                    checkpoint=checkpoint, resume=resume)
-    last = {k: round(v[-1], 6) for k, v in history.history.items() if v}
+    begun: list[int] = []
+
+    class _First:
+        @staticmethod
+        def on_epoch_begin(epoch: int) -> None:
+            begun.append(epoch)
+
+    try:
+        history = m.fit(x, arrays["y"], batch_size=batch_size, epochs=epochs, mask=arrays.get("mask"),
+                        validation_data=validation, seed=seed, verbose=0 if quiet else 1, checkpoint=checkpoint,
+                        resume=resume, callbacks=[_First()])
+    except (InputError, ShapeError) as error:
+        raise ShapeVizError(f"cannot train on the arrays in {data!r}:\n{error}") from None
+    done = len(history.epoch)
+    start = begun[0] if begun else done
+    logs = {k: v[-1] for k, v in history.history.items() if v}
+    resumed = (f"resumed from {checkpoint} after epoch {start}, " if start else
+               f"no checkpoint at {checkpoint} yet, started at epoch 1; " if resume else "")
+    kept = (f"; weights in {checkpoint}" if checkpoint else
+            "; the weights are not saved (--checkpoint PATH keeps them)")
     if history.interrupted:
-        click.echo(f"interrupted: kept the weights of the last completed epoch ({len(history.epoch)}) {last}")
-        ctx.exit(130)
-    click.echo(f"trained {len(history.epoch)} epochs: {last}" + (f"; weights in {checkpoint}" if checkpoint else ""))
+        if done == start:
+            click.echo(f"interrupted in epoch {start + 1}/{epochs} before it completed: nothing trained"
+                       + (f", {checkpoint} unchanged" if checkpoint and start else ""))
+        else:
+            click.echo(f"interrupted in epoch {done + 1}/{epochs}: {resumed}kept the weights of epoch "
+                       f"{done}/{epochs} ({format_logs(logs)}){kept}")
+        ctx.exit(INTERRUPTED)
+    if not begun:
+        click.echo(f"nothing to train: {checkpoint} already holds {done} epochs and --epochs is {epochs} (raise it "
+                   "to train more)")
+        return
+    trained = f"epoch {done}" if done - start == 1 else f"epochs {start + 1}-{done}"
+    click.echo(f"{resumed}trained {trained} of {epochs}: {format_logs(logs)}{kept}")
 
 
-train.__doc__ = (train.__doc__ or "") + MODEL_HELP
+_add_model_help(train)
 
 
 if __name__ == "__main__":  # pragma: no cover
