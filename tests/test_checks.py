@@ -231,3 +231,53 @@ def test_assert_sane_lists_the_failed_checks() -> None:
     with pytest.raises(AssertionError, match=r"batch independence: .* leak"):
         assert_sane(model, steps=20)
     assert assert_sane(healthy("one-to-one"), steps=100)
+
+
+# -- the CLI: shapeviz check MODEL --deep ----------------------------------------------------------
+BROKEN = '''
+from shapeviz import LSTM, Dense, Sequential
+
+
+def build():
+    model = Sequential([LSTM(4), Dense(1, activation="sigmoid", name="head")], seed=0).build((None, None, 3))
+    model.layers[1].params["bias"][...] = 10.0  # wrecks the loss at init
+    return model
+'''
+
+
+def _cli(*args: str) -> Any:
+    from click.testing import CliRunner
+
+    from shapeviz.cli import main
+
+    return CliRunner().invoke(main, list(args))
+
+
+def test_cli_deep_check_of_a_healthy_spec_exits_0() -> None:
+    result = _cli("--no-color", "check", "examples/specs/many_to_one.toml", "--deep")
+    assert result.exit_code == 0, result.output
+    for name in CHECKS[:-1]:
+        assert name in result.output
+    assert "all 7 checks passed" in result.output
+
+
+def test_cli_deep_check_of_a_broken_model_exits_1_naming_the_bias(tmp_path: Any) -> None:
+    (tmp_path / "broken.py").write_text(BROKEN)
+    result = _cli("--no-color", "check", f"{tmp_path / 'broken.py'}:build", "--deep")
+    assert result.exit_code == 1, result.output
+    assert "✗ fail" in result.output and "head's" in result.output and "initial loss" in result.output
+    assert "1 failed" in result.output
+
+
+def test_cli_deep_check_json_and_data(tmp_path: Any) -> None:
+    import json
+
+    (tmp_path / "broken.py").write_text(BROKEN)
+    x = np.random.default_rng(0).standard_normal((10, 6, 3)).astype(np.float32)  # time-major (T, B, F)
+    np.savez(tmp_path / "d.npz", x=x, y=np.ones((6, 1), dtype=np.float32))
+    result = _cli("check", f"{tmp_path / 'broken.py'}:build", "--deep", "--data", str(tmp_path / "d.npz"),
+                  "--format", "json")
+    assert result.exit_code == 1, result.output
+    report = json.loads(result.output)
+    rows = {c["name"]: c for c in report["checks"]}
+    assert report["ok"] is False and rows["data"]["status"] == "fail" and "time-major" in rows["data"]["evidence"]

@@ -43,7 +43,7 @@ def _guard(name: str, fn: Callable[[], CheckResult]) -> CheckResult:
 
 
 def run(model: Model, inputs: Any = None, data: dict | None = None, *, dims: Any = None, seed: int = 0,
-        steps: int = 150, learning_rate: float = 0.01, loss: Any = None, only: Any = None) -> list[CheckResult]:
+        steps: int = 300, learning_rate: Any = (0.01, 0.001), loss: Any = None, only: Any = None) -> list[CheckResult]:
     """Run the deep checks on ``model``.
 
     Args:

@@ -151,6 +151,13 @@ def make_labels(model: Model, x: Any, loss: losses.Loss, rng: np.random.Generato
         return rng.integers(0, 2, size=shape).astype(model.dtype)
     if kind == "softmax":
         return rng.integers(0, shape[-1], size=shape[:-1])
+    act = head_activation(model)  # regression targets the head can reach
+    if act == "tanh":
+        return rng.uniform(-0.8, 0.8, size=shape).astype(model.dtype)
+    if act == "sigmoid":
+        return rng.uniform(0.1, 0.9, size=shape).astype(model.dtype)
+    if act == "relu":
+        return np.abs(rng.standard_normal(shape)).astype(model.dtype)
     return rng.standard_normal(shape).astype(model.dtype)
 
 
