@@ -424,8 +424,6 @@ def _shape(shapes: dict[str, Any]) -> str:
 
 def _load_npz(path: str) -> dict[str, Any]:
     """The arrays of an .npz with at least x and y (plain arrays: nothing pickled is loaded)."""
-    import zipfile
-
     import numpy as np
 
     p = Path(path)
@@ -434,14 +432,17 @@ def _load_npz(path: str) -> dict[str, Any]:
     if not p.is_file():
         raise ShapeVizError(f"cannot read {path!r}: expected an .npz file, got a folder")
     try:
-        if not zipfile.is_zipfile(p):
-            raise ShapeVizError(f"cannot read {path!r}: expected an .npz file (arrays saved with np.savez), "
-                                "got a file that is not one")
+        with open(p, "rb") as handle:
+            head = handle.read(4)
+    except OSError as error:
+        raise ShapeVizError(f"cannot read {path!r}: {error.strerror or error}") from None
+    if head not in (b"PK\x03\x04", b"PK\x05\x06"):  # what every zip (np.savez) starts with
+        raise ShapeVizError(f"cannot read {path!r}: expected an .npz file (arrays saved with np.savez), "
+                            "got a file that is not one")
+    try:
         with np.load(p, allow_pickle=False) as z:
             arrays = {k: z[k] for k in z.files}
-    except ShapeVizError:
-        raise
-    except Exception as error:  # noqa: BLE001 - unreadable, a broken zip, pickled objects
+    except Exception as error:  # noqa: BLE001 - a broken zip, pickled objects
         raise ShapeVizError(f"cannot read {path!r} as an .npz of arrays: {error}") from None
     missing = [k for k in ("x", "y") if k not in arrays]
     if missing:
