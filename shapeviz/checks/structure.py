@@ -97,8 +97,11 @@ def data_check(model: Model, data: dict, loss: Any) -> CheckResult:
         from shapeviz.tracing.tracer import trace
         if not problems:
             try:
-                xin = x if model.kind != "encoder_decoder" else (x, np.asarray(data["x_dec"]))
-                trace(model, xin, labels=y, mask=None if mask is None else np.asarray(mask), loss=loss)
+                # the first 32 samples: the shapes do not depend on how many there are
+                n = 32
+                xs = x[:, :n] if getattr(first, "time_major", False) else x[:n]
+                xin = xs if model.kind != "encoder_decoder" else (xs, np.asarray(data["x_dec"])[:n])
+                trace(model, xin, labels=y[:n], mask=None if mask is None else np.asarray(mask)[:n], loss=loss)
             except ShapeVizError as error:
                 problems.append("the arrays do not fit the model: " + str(error).strip().splitlines()[0])
                 fixes.append("see `shapeviz check MODEL --data FILE` for the full message")
