@@ -383,25 +383,15 @@ def _deep_check(ctx: click.Context, ref: str, input_: str | None, dims: tuple[st
     """``check --deep``: every check of :mod:`shapeviz.checks` as a table (or JSON); exit 1 if one fails."""
     import json
 
-    import numpy as np
-
     from shapeviz.checks import run
-    from shapeviz.loading import load_model
     from shapeviz.render.checks import checks_dict, checks_table
-    from shapeviz.tracing.parse import parse_dims
 
-    loaded = load_model(ref)
-    arrays = None
-    if data is not None:
-        try:
-            with np.load(data, allow_pickle=False) as z:
-                arrays = {k: z[k] for k in z.files}
-        except Exception as error:  # noqa: BLE001 - missing, not an npz, pickled objects
-            raise ShapeVizError(f"cannot read {data!r} as an .npz of arrays: {error}") from None
-        if "x" not in arrays or "y" not in arrays:
-            raise ShapeVizError(f"{data!r}: expected arrays x and y, got {', '.join(sorted(arrays)) or 'none'}")
-    declared = input_ if input_ is not None else loaded.inputs
-    sizes = {**loaded.dims, **parse_dims(list(dims))}
+    # the same checks of the options and the data file, with the same messages, as a plain check
+    inputs, given = _parse_options(input_, dims)
+    arrays = _load_npz(data) if data is not None else None
+    loaded = _load(ref)
+    declared = inputs if inputs is not None else loaded.inputs
+    sizes = {**loaded.dims, **given}
     if not loaded.model.built and arrays is None and declared is not None:
         from shapeviz.tracing.tracer import trace
 

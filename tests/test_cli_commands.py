@@ -698,6 +698,14 @@ def test_check_bad_options(chdir, options, message):
     assert "✓" not in result.output  # found before the model is traced
 
 
+@pytest.mark.parametrize("options", [["--data", "missing.npz"], ["--data", "not_npz.npz"], ["--data", "no_y.npz"],
+                                     ["--dim", "B=0"], ["--input", "(B, T"]])
+def test_check_deep_reads_options_and_data_as_check_does(chdir, options):
+    plain = run("check", "model.py:build", "--input", "(B, T, 2)", *options)
+    deep = run("check", "model.py:build", "--input", "(B, T, 2)", "--deep", *options)
+    assert_unusable(deep, re.escape(plain.output.splitlines()[0]))
+
+
 @pytest.mark.parametrize("output, message", [
     ("missing/out.svg", r"error: -o: cannot write '.*missing/out\.svg': the folder '.*missing' does not exist"),
     ("out.gif", r"error: -o: cannot write '.*out\.gif': expected the extension \.svg, \.png, \.pdf, \.dot, \.txt, "
