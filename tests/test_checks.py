@@ -171,6 +171,14 @@ def test_gradient_flow_catches_vanishing_gradients_in_a_long_tanh_rnn() -> None:
     r = by_name(run(model, x, only=["gradient flow"]))["gradient flow"]
     assert r.status == "fail" and "vanishing" in r.evidence
     assert len(r.data["norms"]) == 100 and any(c in r.evidence for c in "▁▂▃▄▅▆▇█")
+    assert "dL/dh_t" in r.evidence and r.data["norms"][0] < 1e-10 * max(r.data["norms"])
+
+
+def test_gradient_flow_reads_dh_t_of_the_first_recurrent_layer() -> None:
+    model = Sequential([SimpleRNN(4, return_sequences=True), LSTM(3), Dense(1)], seed=0).build((None, None, 2))
+    x = np.random.default_rng(0).standard_normal((2, 7, 2)).astype(np.float32)
+    r = by_name(run(model, x, only=["gradient flow"]))["gradient flow"]
+    assert r.status == "pass" and r.data["layers"] == 2 and len(r.data["norms"]) == 7
 
 
 def test_sparkline_is_log_scaled() -> None:

@@ -163,44 +163,65 @@ def sparkline(values: np.ndarray) -> str:
     return "".join(BARS[i] for i in idx)
 
 
+def _dh_series(twin: Model, p: Problem) -> list[list[float]]:
+    """‖dL/dh_t‖ for every t of every recurrent layer, read from the core's step records during one
+    real backward (in processing order; the layers in forward order)."""
+    from shapeviz.core import backend
+
+    segments: list[dict[int, float]] = []
+    last: list[int] = []
+
+    def hook(event: str, t: Any, tensors: dict) -> None:
+        if event != "backward" or "dh_t" not in tensors:
+            return
+        t = int(t)
+        if not last or t >= last[0]:  # each layer's loop runs t = T-1 .. 0: a rise starts another layer
+            segments.append({})
+        last[:] = [t]
+        dh = np.asarray(tensors["dh_t"], dtype=np.float64)
+        segments[-1][t] = float(np.sqrt(np.sum(dh * dh)))  # read now: the loop reuses its arrays
+
+    y, cache = twin.forward(p.x, mask=p.mask, training=False)
+    _, lc = p.loss.forward(y, p.y, mask=twin.output_mask(cache))
+    with backend.override(record=hook):
+        twin.backward(p.loss.backward(lc), cache)
+    return [[seg[t] for t in sorted(seg)] for seg in reversed(segments)]  # backward runs the last layer first
+
+
 def gradient_flow(model: Model, p: Problem) -> CheckResult:
-    """The norm of dL/dx_t at the first recurrent layer's input, for every t (it carries dL/dh_t back
-    through the input kernel, so a vanishing dL/dh_t vanishes there too)."""
-    if isinstance(p.x, tuple) or model.kind != "sequential":
-        return CheckResult("gradient flow", "pass", f"not measured for a {model.mode} model", data={})
+    """The norm of dL/dh_t for every t of the first recurrent layer (the one farthest from the loss),
+    from one real backward pass through the float64 twin."""
     twin = float64_twin(model)
-    d = Differentiable(twin, p.x if p.x.dtype.kind != "f" else p.x.astype(np.float64), p.mask)
-    z0 = np.asarray(d.z0, dtype=np.float64)
-    if z0.ndim != 3:
-        return CheckResult("gradient flow", "pass", "not applicable: the input has no time axis", data={})
-    y, cache = d.forward(z0.copy())
-    _, lc = p.loss.forward(y, p.y)
-    dz = np.asarray(d.backward(p.loss.backward(lc), cache))
-    tm = getattr(model.layers[0], "time_major", False) and d.skip == 0
-    dzb = np.swapaxes(dz, 0, 1) if tm else dz  # (B, T, F)
-    norms = np.sqrt(np.sum(dzb * dzb, axis=(0, 2)))  # (T,)
+    x = p.x if not (isinstance(p.x, np.ndarray) and p.x.dtype.kind == "f") else p.x.astype(np.float64)
+    series = _dh_series(twin, Problem(x, p.y, p.mask, p.loss))
+    if not series:
+        return CheckResult("gradient flow", "pass", f"not applicable: no recurrent layer ({model.mode})", data={})
+    norms = np.array(series[0])
     T = len(norms)
     peak = float(norms.max())
     first, last = float(norms[0]), float(norms[-1])
-    data = {"norms": [float(n) for n in norms], "T": T}
-    spark = sparkline(norms)
-    ev = f"‖dL/dx_t‖ t=0..{T - 1}: {spark}  first {first:.1e}, last {last:.1e}, peak {peak:.1e}"
+    data = {"norms": [float(n) for n in norms], "T": T, "layers": len(series)}
+    ev = f"‖dL/dh_t‖ t=0..{T - 1}: {sparkline(norms)}  first {first:.1e}, last {last:.1e}, peak {peak:.1e}"
     if peak == 0.0 or not np.all(np.isfinite(norms)):
-        return CheckResult("gradient flow", "fail", ev, "the loss does not reach the inputs: look for a "
-                           "detached or zero path", data)
+        return CheckResult("gradient flow", "fail", ev, "the loss does not reach the recurrent states: look "
+                           "for a detached or zero path", data)
     low = first / peak
     high = peak / max(last, 1e-300)
     data.update(vanish_ratio=low, explode_ratio=high)
+    if T > 1:  # the mean factor per step back from the peak, for reading the series
+        back = max(int(norms.argmax()), 1)
+        data["per_step"] = float(low ** (1.0 / back)) if low > 0 else 0.0
+        ev += f", ×{data['per_step']:.2f} per step back"
     if low < 1e-10:
         return CheckResult("gradient flow", "fail", ev + f" — vanishing: step 0 gets {low:.0e} of the peak",
                            "early steps get no gradient: use an LSTM/GRU, a larger (orthogonal) recurrent "
                            "initialisation, or shorter sequences (truncated BPTT)", data)
-    if high > 1e6 and T > 1 and float(norms.argmax()) < T - 1:
+    if high > 1e6 and T > 1 and int(norms.argmax()) < T - 1:
         return CheckResult("gradient flow", "fail", ev + f" — exploding: {high:.0e} times the last step",
                            "gradients grow back through time: clip them (clipnorm=1), scale down the "
                            "recurrent kernel, or use an LSTM/GRU", data)
-    if low < 1e-6 or high > 1e3:
-        what = f"step 0 gets {low:.0e} of the peak" if low < 1e-6 else f"{high:.0e} times the last step"
+    if low < 1e-8 or high > 1e3:
+        what = f"step 0 gets {low:.0e} of the peak" if low < 1e-8 else f"{high:.0e} times the last step"
         return CheckResult("gradient flow", "warn", ev + f" — {what}",
                            "watch early steps: an LSTM/GRU or clipping may be needed", data)
     return CheckResult("gradient flow", "pass", ev, data=data)
