@@ -289,3 +289,23 @@ def test_cli_deep_check_json_and_data(tmp_path: Any) -> None:
     report = json.loads(result.output)
     rows = {c["name"]: c for c in report["checks"]}
     assert report["ok"] is False and rows["data"]["status"] == "fail" and "time-major" in rows["data"]["evidence"]
+
+
+def test_checks_table_puts_the_fix_in_a_column_only_when_wide() -> None:
+    import io
+
+    from rich.console import Console
+
+    from shapeviz.checks import CheckResult
+    from shapeviz.render.checks import checks_dict, checks_table
+
+    results = [CheckResult("shapes", "pass", "3 layers traced"),
+               CheckResult("initial loss", "fail", "loss 4.9, expected 0.69", "zero the head's bias")]
+    for width, wide in ((80, False), (120, True)):
+        console = Console(file=io.StringIO(), width=width, color_system=None)
+        console.print(checks_table(results, "deep checks of m"))
+        out = console.file.getvalue()
+        assert "✗ fail" in out and "1 failed, 0 warnings, 1 passed" in out
+        assert ("→ fix: zero the head's bias" in out) is not wide
+        assert (" fix " in out.splitlines()[1] + " ") is wide
+    assert checks_dict(results, "m")["ok"] is False

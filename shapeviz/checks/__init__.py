@@ -68,7 +68,9 @@ def run(model: Model, inputs: Any = None, data: dict | None = None, *, dims: Any
     if data is not None:
         data = {k: np.asarray(v) for k, v in data.items()}
     if not model.built:
-        x0 = data["x"][:1] if data is not None else arrays
+        x0 = arrays
+        if data is not None:
+            x0 = data["x"][:1] if "x_dec" not in data else (data["x"][:1], data["x_dec"][:1])
         if x0 is None:
             raise ValueError(f"{model.summary_name()} is not built: pass inputs= or data=, or build it")
         model.forward(x0, training=False)
