@@ -309,3 +309,37 @@ def test_checks_table_puts_the_fix_in_a_column_only_when_wide() -> None:
         assert ("→ fix: zero the head's bias" in out) is not wide
         assert (" fix " in out.splitlines()[1] + " ") is wide
     assert checks_dict(results, "m")["ok"] is False
+
+
+def test_gradient_flow_catches_exploding_gradients() -> None:
+    model = Sequential([SimpleRNN(8, activation="relu"), Dense(1)], seed=0).build((None, None, 2))
+    model.layers[0].params["recurrent_kernel"] *= 3.0
+    x = np.random.default_rng(0).standard_normal((2, 40, 2)).astype(np.float32)
+    r = by_name(run(model, x, only=["gradient flow"]))["gradient flow"]
+    assert r.status == "fail" and "exploding" in r.evidence and "clip" in r.fix
+    assert r.data["per_step"] > 1.5
+
+
+def test_healthy_time_major_model_passes() -> None:
+    model = Sequential([SimpleRNN(5, return_sequences=True, time_major=True), Dense(2)], seed=0).build((None, None, 3))
+    results = run(model, steps=300)
+    assert all(r.status == "pass" for r in results), [(r.name, r.evidence) for r in results if r.status != "pass"]
+    assert by_name(results)["causality"].data["applicable"] is True
+
+
+def test_a_symbolic_declaration_is_traced_too() -> None:
+    model = Sequential([LSTM(4), Dense(3, activation="softmax")], seed=0).build((None, None, 3))
+    assert by_name(run(model, "(B, T, 3)", dims={"B": 8}, only=["shapes"]))["shapes"].status == "pass"
+    r = by_name(run(model, "(B, T, 4)", only=["shapes"]))["shapes"]
+    assert r.status == "fail" and "built for 3 input features" in r.evidence
+
+
+@pytest.mark.parametrize("labels, words", [
+    (np.zeros((6, 5), dtype=np.int64), "do not fit"),  # per-step ids for a many-to-one model
+    (np.array([0, 1, 2, 6, 1, 0]), "class ids outside [0, 3)"),
+])
+def test_data_catches_labels_of_the_wrong_shape_or_range(labels: np.ndarray, words: str) -> None:
+    model = Sequential([LSTM(4), Dense(3, activation="softmax")], seed=0).build((None, None, 3))
+    x = np.random.default_rng(0).standard_normal((6, 5, 3)).astype(np.float32)
+    r = by_name(run(model, data={"x": x, "y": labels}, only=["data"]))["data"]
+    assert r.status == "fail" and words in r.evidence, r.evidence

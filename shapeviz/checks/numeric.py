@@ -208,9 +208,8 @@ def gradient_flow(model: Model, p: Problem) -> CheckResult:
     low = first / peak
     high = peak / max(last, 1e-300)
     data.update(vanish_ratio=low, explode_ratio=high)
-    if T > 1:  # the mean factor per step back from the peak, for reading the series
-        back = max(int(norms.argmax()), 1)
-        data["per_step"] = float(low ** (1.0 / back)) if low > 0 else 0.0
+    if T > 1 and last > 0:  # the mean factor per step back from the last step to step 0
+        data["per_step"] = float((first / last) ** (1.0 / (T - 1)))
         ev += f", ×{data['per_step']:.2f} per step back"
     if low < 1e-10:
         return CheckResult("gradient flow", "fail", ev + f" — vanishing: step 0 gets {low:.0e} of the peak",
