@@ -343,3 +343,12 @@ def test_data_catches_labels_of_the_wrong_shape_or_range(labels: np.ndarray, wor
     x = np.random.default_rng(0).standard_normal((6, 5, 3)).astype(np.float32)
     r = by_name(run(model, data={"x": x, "y": labels}, only=["data"]))["data"]
     assert r.status == "fail" and words in r.evidence, r.evidence
+
+
+def test_encoder_decoder_is_checked_for_batch_leaks_and_causality_over_its_decoder_inputs() -> None:
+    model = healthy("many-to-many")
+    rng = np.random.default_rng(0)
+    x = (rng.standard_normal((3, 4, 3)).astype(np.float32), rng.standard_normal((3, 5, 2)).astype(np.float32))
+    results = by_name(run(model, x, only=["batch independence", "causality"]))
+    assert results["batch independence"].status == "pass" and results["batch independence"].data["batch"] == 3
+    assert "decoder input" in results["causality"].evidence and results["causality"].data["applicable"] is True

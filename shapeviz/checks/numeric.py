@@ -65,35 +65,71 @@ def _batch_axis(model: Model) -> int:
     return 1 if getattr(model.layers[0], "time_major", False) else 0
 
 
+def _f64(a: Any) -> Any:
+    return a.astype(np.float64) if isinstance(a, np.ndarray) and a.dtype.kind == "f" else a
+
+
+class _TwoInputs:
+    """An encoder-decoder as a function of (source, decoder inputs), both batch-first."""
+
+    skip = 0
+
+    def __init__(self, twin: Model, x: tuple, mask: Any) -> None:
+        self.twin, self.mask = twin, mask
+        self.z0 = tuple(_f64(a) for a in x)
+
+    def forward(self, z: Any) -> tuple[Any, Any]:
+        return self.twin.forward(z, mask=self.mask, training=False)
+
+    def backward(self, dy: Any, cache: Any) -> Any:
+        return self.twin.backward(dy, cache)
+
+
+def _view(model: Model, p: Problem) -> tuple[Any, list[int]]:
+    """The model as a function of its float inputs, and each input's batch axis."""
+    twin = float64_twin(model)
+    if isinstance(p.x, tuple):
+        return _TwoInputs(twin, p.x, p.mask), [0, 0]
+    d = Differentiable(twin, _f64(p.x), p.mask)
+    return d, [_batch_axis(model) if d.skip == 0 else 0]
+
+
+def _copy(z: Any) -> Any:
+    return tuple(np.array(a, copy=True) for a in z) if isinstance(z, tuple) else np.array(z, copy=True)
+
+
+def _parts(g: Any) -> list[Any]:
+    return list(g) if isinstance(g, tuple) else [g]
+
+
 def batch_independence(model: Model, p: Problem) -> CheckResult:
     """d loss_i / d x_j = 0 for j != i: backward from one sample's output at a time."""
-    if isinstance(p.x, tuple):
-        return CheckResult("batch independence", "pass", "not checked for a model with two inputs")
-    twin = float64_twin(model)
-    d = Differentiable(twin, p.x if p.x.dtype.kind != "f" else p.x.astype(np.float64), p.mask)
-    z0 = np.asarray(d.z0, dtype=np.float64)
-    ax = _batch_axis(model) if d.skip == 0 else 0
-    B = z0.shape[ax]
+    d, axes = _view(model, p)
+    z0 = d.z0
+    B = _parts(z0)[0].shape[axes[0]]
+    names = ["x"] if len(axes) == 1 else ["source", "decoder inputs"]
     rng = np.random.default_rng(0)
     leaks = []
     for i in range(B):
-        y, cache = d.forward(z0.copy())
+        y, cache = d.forward(_copy(z0))
         dy = np.zeros_like(y)
-        yax = ax if y.ndim == 3 else 0
+        yax = axes[0] if y.ndim == 3 else 0
         sl = [slice(None)] * y.ndim
         sl[yax] = i
         dy[tuple(sl)] = rng.standard_normal(dy[tuple(sl)].shape)
-        dz = np.moveaxis(np.asarray(d.backward(dy, cache)), ax, 0)  # (B, ...)
-        own = float(np.linalg.norm(dz[i])) or 1.0
+        grads = [np.moveaxis(np.asarray(g), ax, 0) for g, ax in zip(_parts(d.backward(dy, cache)), axes)
+                 if g is not None]  # each (B, ...)
+        own = float(np.sqrt(sum(np.sum(g[i] ** 2) for g in grads))) or 1.0
         for j in range(B):
             if j != i:
-                r = float(np.linalg.norm(dz[j])) / own
+                r = float(np.sqrt(sum(np.sum(g[j] ** 2) for g in grads))) / own
                 if r > LEAK:
                     leaks.append((i, j, r))
     data = {"pairs": [{"output": i, "input": j, "relative": r} for i, j, r in leaks], "batch": B}
     if not leaks:
         return CheckResult("batch independence", "pass",
-                           f"sample i's output depends on no other sample's input ({B} samples, all pairs)", data=data)
+                           f"sample i's output depends on no other sample's {' or '.join(names)} "
+                           f"({B} samples, all pairs)", data=data)
     shown = ", ".join(f"y[{i}]←x[{j}] {r:.2g}" for i, j, r in sorted(leaks, key=lambda l: -l[2])[:4])
     return CheckResult("batch independence", "fail",
                        f"{len(leaks)} of {B * (B - 1)} sample pairs leak (relative gradient): {shown}",
@@ -101,25 +137,23 @@ def batch_independence(model: Model, p: Problem) -> CheckResult:
                        "change layout, not reshape; reduce over time or features, never batch", data)
 
 
-def _non_causal_layers(model: Model) -> list[str]:
-    names = []
-    for layer in model.layers:
-        if layer.kind == "bidirectional" or getattr(layer, "go_backwards", False):
-            names.append(layer.name)
-    return names
+def _non_causal_layers(layers: list) -> list[str]:
+    return [layer.name for layer in layers if layer.kind == "bidirectional" or getattr(layer, "go_backwards", False)]
 
 
 def causality(model: Model, p: Problem) -> CheckResult:
-    """For sequence outputs: y_t must not depend on x_{t'} with t' > t."""
-    by_design = _non_causal_layers(model)
-    if isinstance(p.x, tuple) or model.kind != "sequential":
+    """For sequence outputs: y_t must not depend on inputs after t (for an encoder-decoder, on
+    decoder inputs after t: the source may be read whole)."""
+    if model.kind not in ("sequential", "encoder_decoder"):
         return CheckResult("causality", "pass", f"not applicable to a {model.mode} model", data={"applicable": False})
-    twin = float64_twin(model)
-    d = Differentiable(twin, p.x if p.x.dtype.kind != "f" else p.x.astype(np.float64), p.mask)
-    z0 = np.asarray(d.z0, dtype=np.float64)
-    tm = getattr(model.layers[0], "time_major", False) and d.skip == 0
-    zb = np.swapaxes(z0, 0, 1) if tm else z0  # (B, T, F)
-    y, _ = d.forward(z0.copy())
+    two = model.kind == "encoder_decoder"
+    by_design = _non_causal_layers(list(getattr(model, "decoder", model.layers)))
+    d, _ = _view(model, p)
+    z0 = d.z0
+    tm = bool(getattr(model.layers[0], "time_major", False)) and d.skip == 0 and not two
+    seq = np.asarray(_parts(z0)[-1])
+    zb = np.swapaxes(seq, 0, 1) if tm else seq  # (B, T, F)
+    y, _ = d.forward(_copy(z0))
     if y.ndim != 3 or zb.ndim != 3:
         return CheckResult("causality", "pass", f"not applicable: {model.mode}, one output per sequence",
                            data={"applicable": False})
@@ -130,21 +164,24 @@ def causality(model: Model, p: Problem) -> CheckResult:
                            data={"applicable": False})
     rng = np.random.default_rng(0)
     worst = (0.0, -1)
-    for t in sorted({0, T // 2, max(T - 2, 0)}):
-        y, cache = d.forward(z0.copy())
+    steps = sorted({0, T // 2, max(T - 2, 0)})
+    for t in steps:
+        y, cache = d.forward(_copy(z0))
         dyb = np.zeros_like(np.swapaxes(y, 0, 1) if tm else y)
         dyb[:, t] = rng.standard_normal(dyb[:, t].shape)
-        dz = np.asarray(d.backward(np.swapaxes(dyb, 0, 1) if tm else dyb, cache))
+        dz = np.asarray(_parts(d.backward(np.swapaxes(dyb, 0, 1) if tm else dyb, cache))[-1])
         dzb = np.swapaxes(dz, 0, 1) if tm else dz
         past = float(np.linalg.norm(dzb[:, : t + 1])) or 1.0
         r = float(np.linalg.norm(dzb[:, t + 1:])) / past
         if r > worst[0]:
             worst = (r, t)
+    what = "decoder input" if two else "input"
     data = {"applicable": True, "future_relative": worst[0], "step": worst[1], "by_design": by_design}
     if worst[0] <= LEAK:
-        return CheckResult("causality", "pass", f"y_t depends on no input after t (checked at {T} steps)", data=data)
+        return CheckResult("causality", "pass", f"y_t depends on no {what} after t (backward from steps "
+                           f"{', '.join(map(str, steps))} of {T})", data=data)
     data["causal"] = False
-    ev = f"y_{worst[1]} depends on inputs after step {worst[1]} (relative gradient {worst[0]:.2g})"
+    ev = f"y_{worst[1]} depends on {what}s after step {worst[1]} (relative gradient {worst[0]:.2g})"
     if by_design:
         return CheckResult("causality", "pass", f"non-causal by design ({', '.join(by_design)} reads the whole "
                            f"sequence): {ev}", data=data)
