@@ -352,3 +352,13 @@ def test_encoder_decoder_is_checked_for_batch_leaks_and_causality_over_its_decod
     results = by_name(run(model, x, only=["batch independence", "causality"]))
     assert results["batch independence"].status == "pass" and results["batch independence"].data["batch"] == 3
     assert "decoder input" in results["causality"].evidence and results["causality"].data["applicable"] is True
+
+
+def test_data_catches_time_major_ids_against_declared_sizes() -> None:
+    # per-step labels (B, T) swap with x too, so only the declared sizes tell the layouts apart
+    model = Sequential([Embedding(20, 4), GRU(4, return_sequences=True), Dense(3, activation="softmax")],
+                       seed=0).build((None, None))
+    x = np.random.default_rng(0).integers(0, 20, size=(7, 5))  # (T, B) ids
+    y = np.zeros((7, 5), dtype=np.int64)
+    r = by_name(run(model, data={"x": x, "y": y}, dims={"B": 5, "T": 7}, only=["data"]))["data"]
+    assert r.status == "fail" and "declared B=5, T=7" in r.evidence

@@ -78,7 +78,8 @@ def run(model: Model, inputs: Any = None, data: dict | None = None, *, dims: Any
     results: list[CheckResult] = []
     data_result = None
     if data is not None and "data" in wanted:
-        data_result = _guard("data", lambda: data_check(model, data, lo))
+        sizes = {k: int(v) for k, v in _sizes(dims).items()}
+        data_result = _guard("data", lambda: data_check(model, data, lo, sizes))
     holder: dict[str, Any] = {}
 
     def problem() -> Any:
@@ -110,6 +111,14 @@ def run(model: Model, inputs: Any = None, data: dict | None = None, *, dims: Any
     if data_result is not None:
         results.append(data_result)
     return results
+
+
+def _sizes(dims: Any) -> dict:
+    if dims is None:
+        return {}
+    from shapeviz.tracing.parse import parse_dims
+
+    return dict(parse_dims(dims))
 
 
 def _flow_problem(model: Model, arrays: Any, data: dict | None, lo: Any, seed: int) -> Any:

@@ -30,8 +30,9 @@ def shapes(model: Model, p: Problem, *, declared: Any = None, dims: Any = None) 
                        data={"layers": len(tr.layers), "mode": tr.mode})
 
 
-def _layout(model: Model, x: np.ndarray, y: np.ndarray) -> str | None:
-    """A time-major/batch-first mix-up, read off the axis sizes."""
+def _layout(model: Model, x: np.ndarray, y: np.ndarray, dims: dict | None = None) -> str | None:
+    """A time-major/batch-first mix-up, read off the axis sizes: against the labels' sample count,
+    and against declared sizes of B and T when given (e.g. a spec's [dims])."""
     first = model.layers[0]
     tm = bool(getattr(first, "time_major", False))
     seq_rank = 2 if first.kind == "embedding" else 3
@@ -39,6 +40,11 @@ def _layout(model: Model, x: np.ndarray, y: np.ndarray) -> str | None:
         return None
     n = y.shape[0]
     b_axis, t_axis = (1, 0) if tm else (0, 1)
+    B, T = (dims or {}).get("B"), (dims or {}).get("T")
+    if B is not None and T is not None and B != T and x.shape[b_axis] == T and x.shape[t_axis] == B:
+        order = "(T, B, ...)" if not tm else "(B, T, ...)"
+        return (f"x {tuple(x.shape)} is {order} for the declared B={B}, T={T}, but the model reads "
+                f"{'(B, T, ...)' if not tm else '(T, B, ...)'}")
     if x.shape[b_axis] != n and x.shape[t_axis] == n:
         got = "time-major (T, B, ...)" if not tm else "batch-first (B, T, ...)"
         want = "batch-first (B, T, ...)" if not tm else "time-major (T, B, ...)"
@@ -47,7 +53,7 @@ def _layout(model: Model, x: np.ndarray, y: np.ndarray) -> str | None:
     return None
 
 
-def data_check(model: Model, data: dict, loss: Any) -> CheckResult:
+def data_check(model: Model, data: dict, loss: Any, dims: dict | None = None) -> CheckResult:
     """NaN/inf, layout mix-ups, all-padding rows, ids outside the vocabulary, labels of the wrong shape or range."""
     x, y = np.asarray(data["x"]), np.asarray(data["y"])
     mask = data.get("mask")
@@ -58,7 +64,7 @@ def data_check(model: Model, data: dict, loss: Any) -> CheckResult:
             bad = int(np.sum(~np.isfinite(a)))
             problems.append(f"{name} has {bad} NaN/inf values")
             fixes.append(f"clean {name} (np.nan_to_num or drop the rows)")
-    lay = _layout(model, x, y)
+    lay = _layout(model, x, y, dims)
     if lay:
         problems.append(lay)
         fixes.append("transpose x with x.swapaxes(0, 1), or build the layers with time_major=True")
