@@ -362,3 +362,13 @@ def test_data_catches_time_major_ids_against_declared_sizes() -> None:
     y = np.zeros((7, 5), dtype=np.int64)
     r = by_name(run(model, data={"x": x, "y": y}, dims={"B": 5, "T": 7}, only=["data"]))["data"]
     assert r.status == "fail" and "declared B=5, T=7" in r.evidence
+
+
+def test_gradient_check_runs_on_the_first_steps_of_a_long_sequence() -> None:
+    model = healthy("synced many-to-many")
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2, 30, 2)).astype(np.float32)
+    r = by_name(run(model, x, only=["gradients"]))["gradients"]
+    assert r.status == "pass" and "first 8 steps" in r.evidence
+    broken = Sequential([Dense(3), WrongGrad(), SimpleRNN(3), Dense(1)], seed=0).build((None, None, 2))
+    assert by_name(run(broken, x, only=["gradients"]))["gradients"].status == "fail"
