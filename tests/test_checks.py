@@ -372,3 +372,17 @@ def test_gradient_check_runs_on_the_first_steps_of_a_long_sequence() -> None:
     assert r.status == "pass" and "first 8 steps" in r.evidence
     broken = Sequential([Dense(3), WrongGrad(), SimpleRNN(3), Dense(1)], seed=0).build((None, None, 2))
     assert by_name(run(broken, x, only=["gradients"]))["gradients"].status == "fail"
+
+
+def test_flow_svg_plots_the_series_on_a_log_scale() -> None:
+    import xml.etree.ElementTree as ET
+
+    from shapeviz.render.checks import flow_svg
+
+    svg = flow_svg([1e-8, 1e-4, 1.0])
+    root = ET.fromstring(svg)
+    line = root.find("{http://www.w3.org/2000/svg}polyline")
+    assert line is not None
+    ys = [float(p.split(",")[1]) for p in line.get("points", "").split()]
+    assert ys[0] > ys[1] > ys[2] and abs((ys[0] - ys[1]) - (ys[1] - ys[2])) < 1e-6  # equal steps in log10
+    assert "t = 0..2" in svg

@@ -26,7 +26,7 @@ def _expected(p: Problem, n_out: int) -> tuple[float, str]:
 def _suspects(model: Model) -> list[str]:
     """Layers whose bias or kernel scale is far from a sane initialisation."""
     out = []
-    for _, layer in [(None, l) for l in model.leaf_layers()]:
+    for layer in model.leaf_layers():
         b = layer.params.get("bias")
         if b is not None and b.size and layer.kind not in ("lstm",) and float(np.max(np.abs(b))) > 2.0:
             out.append(f"{layer.name}'s bias (max |b| = {float(np.max(np.abs(b))):.3g})")

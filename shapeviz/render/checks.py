@@ -65,3 +65,41 @@ def checks_dict(results: Sequence[Any], model: str | None = None) -> dict[str, A
     """``{"model", "ok", "checks": [{name, status, evidence, fix, data}, ...]}``."""
     return {"model": model, "ok": not any(r.status == "fail" for r in results),
             "checks": [r.as_dict() for r in results]}
+
+
+def flow_svg(norms: Sequence[float], *, width: int = 480, height: int = 160, title: str = "‖dL/dh_t‖") -> str:
+    """The gradient-flow series (``CheckResult.data["norms"]`` of the "gradient flow" check) as a
+    standalone SVG line plot on a log scale, t on the x axis — for HTML reports and notebooks."""
+    import math
+    from xml.sax.saxutils import escape
+
+    values = [max(float(v), 1e-300) for v in norms]
+    if not values:
+        raise ValueError("flow_svg needs at least one value")
+    logs = [math.log10(v) for v in values]
+    lo, hi = min(logs), max(logs)
+    if hi - lo < 1e-12:
+        lo, hi = lo - 1, hi + 1
+    left, right, top, bottom = 56, 12, 24, 28
+    w, h = width - left - right, height - top - bottom
+    n = len(values)
+
+    def xy(i: int, v: float) -> str:
+        x = left + (w * i / (n - 1) if n > 1 else w / 2)
+        y = top + h * (hi - v) / (hi - lo)
+        return f"{x:.1f},{y:.1f}"
+
+    points = " ".join(xy(i, v) for i, v in enumerate(logs))
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="11">'
+        f'<text x="{left}" y="14">{escape(title)} over t = 0..{n - 1} (log scale)</text>'
+        f'<line x1="{left}" y1="{top}" x2="{left}" y2="{top + h}" stroke="#888"/>'
+        f'<line x1="{left}" y1="{top + h}" x2="{left + w}" y2="{top + h}" stroke="#888"/>'
+        f'<text x="{left - 4}" y="{top + 4}" text-anchor="end">1e{hi:.0f}</text>'
+        f'<text x="{left - 4}" y="{top + h}" text-anchor="end">1e{lo:.0f}</text>'
+        f'<text x="{left}" y="{height - 8}">0</text>'
+        f'<text x="{left + w}" y="{height - 8}" text-anchor="end">{n - 1}</text>'
+        f'<polyline fill="none" stroke="#1f77b4" stroke-width="1.5" points="{points}"/>'
+        "</svg>"
+    )
