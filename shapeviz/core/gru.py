@@ -59,7 +59,8 @@ class GRU(Recurrent):
     def project_inputs(self, xin: Any, S: tuple) -> Any:
         T, B, F = xin.shape
         H = self.units
-        xw = (xin.reshape(T * B, F) @ self._scaled(self.params["kernel"])).reshape(T, B, 3 * H)  # (T, B, 3H)
+        xw = self.workspace.empty((T, B, 3 * H), like=xin, dtype=self.dtype)  # (T, B, 3H)
+        np.matmul(xin.reshape(T * B, F), self._scaled(self.params["kernel"]), out=xw.reshape(T * B, 3 * H))
         if self.use_bias:
             b = self.params["bias"]  # (2, 3H)
             bx = b[0] * 1.0  # (3H,) input bias
@@ -71,7 +72,7 @@ class GRU(Recurrent):
     def alloc(self, T: Any, B: Any, like: Any) -> dict:
         H = self.units
         return {
-            "mh_h": empty((T, B, H), like=like),  # h_{t-1} @ U_h + b_h per step, kept for backward
+            "mh_h": self.workspace.empty((T, B, H), like=like),  # h_{t-1} @ U_h + b_h per step, kept for backward
             # per-forward constants and (B, ·) scratch reused by every step
             "recurrent_kernel": self._scaled(self.params["recurrent_kernel"]),  # (H, 3H)
             "wide": empty((B, 3 * H), like=like), "zr": empty((B, 2 * H), like=like),
@@ -130,7 +131,7 @@ class GRU(Recurrent):
         return [dh]
 
     def recurrent_grad_buffer(self, dxw: Any) -> Any:
-        return empty(dxw.shape, like=dxw)  # (T, B, 3H): d(mh) differs from d(mx) in the h block
+        return self.workspace.empty(dxw.shape, like=dxw)  # (T, B, 3H): d(mh) differs from d(mx) in the h block
 
     def accumulate_bias_grad(self, dxw: Any, drec: Any) -> None:
         self.grads["bias"][0] += dxw.sum(axis=(0, 1))  # (3H,)

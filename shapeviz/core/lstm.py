@@ -67,7 +67,8 @@ class LSTM(Recurrent):
         T, B, F = xin.shape
         scale = self._gate_vectors(xin)[0]  # (4H,)
         kernel = self.params["kernel"] * scale  # (F, 4H), columns scaled for the exponential
-        xw = (xin.reshape(T * B, F) @ kernel).reshape(T, B, 4 * self.units)  # (T, B, 4H)
+        xw = self.workspace.empty((T, B, 4 * self.units), like=xin, dtype=self.dtype)  # (T, B, 4H)
+        np.matmul(xin.reshape(T * B, F), kernel, out=xw.reshape(T * B, 4 * self.units))  # (T*B, 4H)
         if self.use_bias:
             xw += self.params["bias"] * scale  # (T, B, 4H)
         return xw
@@ -76,7 +77,7 @@ class LSTM(Recurrent):
         H = self.units
         scale, tanh_cols = self._gate_vectors(like)
         return {
-            "tanh_c": empty((T, B, H), like=like),  # tanh(c_t) per step, kept for backward
+            "tanh_c": self.workspace.empty((T, B, H), like=like),  # tanh(c_t) per step, kept for backward
             # per-forward constants and (B, ·) scratch reused by every step
             "recurrent_kernel": self.params["recurrent_kernel"] * scale,  # (H, 4H), columns scaled
             "tanh_cols": tanh_cols,

@@ -16,6 +16,7 @@ import numpy as np
 from shapeviz.core import initializers
 from shapeviz.core.backend import dropout_mask, empty, recorder, timesteps, zeros
 from shapeviz.core.layer import Layer, check_positive_int, check_rate
+from shapeviz.core.workspace import Workspace
 from shapeviz.errors import ConfigError, InputError
 
 
@@ -83,6 +84,14 @@ class Recurrent(Layer):
         self.recurrent_initializer = initializers.get(recurrent_initializer, "recurrent_initializer", owner)
         self.bias_initializer = initializers.get(bias_initializer, "bias_initializer", owner)
 
+    @property
+    def workspace(self) -> Workspace:
+        """This layer's recycled per-pass buffers (see ``shapeviz.core.workspace``)."""
+        ws = self.__dict__.get("_workspace")
+        if ws is None:
+            ws = self._workspace = Workspace()
+        return ws
+
     # -- weights ------------------------------------------------------------------
     def bias_shape(self) -> tuple[int, ...]:
         return (self.n_gates * self.units,)
@@ -114,7 +123,9 @@ class Recurrent(Layer):
         """Input projection of all steps in one matmul. Args: xin: (T, B, F); S: the state
         buffers, each (T+1, B, H), which a cell may project into (SimpleRNN). Returns (T, B, kH)."""
         T, B, F = xin.shape
-        xw = (xin.reshape(T * B, F) @ self.params["kernel"]).reshape(T, B, self.n_gates * self.units)  # (T, B, kH)
+        kH = self.n_gates * self.units
+        xw = self.workspace.empty((T, B, kH), like=xin, dtype=self.dtype)  # (T, B, kH)
+        np.matmul(xin.reshape(T * B, F), self.params["kernel"], out=xw.reshape(T * B, kH))  # (T*B, kH)
         if self.use_bias:
             xw += self.params["bias"]  # (T, B, kH)
         return xw
@@ -190,7 +201,8 @@ class Recurrent(Layer):
         if training and self.recurrent_dropout > 0:
             rdp = dropout_mask(self._rng(rng), (B, H), self.recurrent_dropout, like=x_tm)  # (B, H)
         xin = x_tm * dp if dp is not None else x_tm  # (T, B, F)
-        S = tuple(empty((T + 1, B, H), like=xin, dtype=self.dtype) for _ in self.state_names)  # each (T+1, B, H)
+        S = tuple(self.workspace.empty((T + 1, B, H), like=xin, dtype=self.dtype)
+                  for _ in self.state_names)  # each (T+1, B, H)
         xw = self.project_inputs(xin, S)  # (T, B, kH)
         for buf, s0 in zip(S, states0):
             if s0 is None:
@@ -242,12 +254,12 @@ class Recurrent(Layer):
         T, B, F = xin.shape
         H = self.units
         dS = [zeros((B, H), like=xw) if d is None else d.astype(self.dtype, copy=True) for d in dfinal]
-        dxw = empty(xw.shape, like=xw)  # (T, B, kH)
+        dxw = self.workspace.empty(xw.shape, like=xw)  # (T, B, kH)
         drec = self.recurrent_grad_buffer(dxw)
         rec = recorder()  # the tracer's listener, None in a real run
         for t in timesteps(T, reverse=True):
             if dhs is not None:
-                dS[0] = dS[0] + dhs[t]  # (B, H)
+                dS[0] += dhs[t]  # (B, H): dS's arrays belong to this loop
             if rec is not None:
                 rec("backward", t, {**({"dy_t": dhs[t]} if dhs is not None else {}),
                                     **{f"d{n}_t": d for n, d in zip(self.state_names, dS)}})
