@@ -465,14 +465,14 @@ def test_train_checkpoint_then_resume_continues_the_epoch_count(chdir, tmp_path)
     first = run("train", "model.py:build", "--data", "good.npz", "--epochs", "1", "--checkpoint", ck)
     assert first.exit_code == 0, first.output
     assert first.output.splitlines()[-1].endswith(f"; weights in {ck}")
-    assert int(np.load(ck)["__meta__/epoch"]) == 1
+    assert _saved_epoch(ck) == 1
     second = run("train", "model.py:build", "--data", "good.npz", "--epochs", "3", "--checkpoint", ck, "--resume")
     assert second.exit_code == 0, second.output
     out = second.output.splitlines()
     assert out[0] == f"resumed from {str(ck)!r} after epoch 1/3"
     assert [line.split(" - ")[0] for line in out[1:3]] == ["Epoch 2/3", "Epoch 3/3"]
     assert out[3].startswith(f"resumed from {ck} after epoch 1, trained epochs 2-3 of 3: loss: ")
-    assert int(np.load(ck)["__meta__/epoch"]) == 3
+    assert _saved_epoch(ck) == 3
     done = run("train", "model.py:build", "--data", "good.npz", "--epochs", "3", "--checkpoint", ck, "--resume")
     assert done.exit_code == 0
     assert done.output.splitlines()[-1] == f"nothing to train: {ck} already holds 3 epochs and --epochs is 3 " \
@@ -485,6 +485,11 @@ def test_train_resume_without_a_checkpoint_file_starts_fresh(chdir, tmp_path):
     assert result.exit_code == 0, result.output
     assert result.output.startswith(f"no checkpoint at {ck} yet, started at epoch 1; trained epoch 1 of 1")
     assert ck.exists()
+
+
+def _saved_epoch(path: Path) -> int:
+    with np.load(path) as saved:  # closed: an open NpzFile warns when it is collected
+        return int(saved["__meta__/epoch"])
 
 
 def _interrupt_at(monkeypatch: pytest.MonkeyPatch, stop: int) -> None:
@@ -509,11 +514,11 @@ def test_ctrl_c_in_train_keeps_the_last_completed_epoch(chdir, tmp_path, monkeyp
     assert re.search(rf"interrupted in epoch 2/3: kept the weights of epoch 1/3 \(loss: \d\.\d{{4}}\); "
                      rf"weights in {re.escape(str(ck))}$", result.output.rstrip())
     assert "Traceback" not in result.output
-    saved, expected = np.load(ck), np.load(clean)
-    assert int(saved["__meta__/epoch"]) == 1
-    assert sorted(saved.files) == sorted(expected.files)
-    for key in expected.files:  # the same weights (and optimizer state) as a run of exactly one epoch
-        np.testing.assert_array_equal(saved[key], expected[key], err_msg=key)
+    with np.load(ck) as saved, np.load(clean) as expected:  # closed: an open NpzFile warns when collected
+        assert int(saved["__meta__/epoch"]) == 1
+        assert sorted(saved.files) == sorted(expected.files)
+        for key in expected.files:  # the same weights (and optimizer state) as a run of exactly one epoch
+            np.testing.assert_array_equal(saved[key], expected[key], err_msg=key)
 
 
 def test_ctrl_c_before_the_first_epoch_completes(chdir, tmp_path, monkeypatch):
