@@ -324,11 +324,14 @@ _add_model_help(graph)
               "independence, causality, loss at init, overfit one batch, gradient flow, data): exit 1 if any fails.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True,
               help="The --deep report as a table or JSON.")
+@click.option("--plot", type=click.Path(dir_okay=False), metavar="FILE.svg",
+              help="With --deep: also write the gradient-flow series ‖dL/dh_t‖ as an SVG plot.")
 @common_options
 @click.pass_context
 @guarded
 def check(ctx: click.Context, model: str, input_: str | None, dims: tuple[str, ...], expect_output: str | None,
-          expects: tuple[str, ...], data: str | None, deep: bool = False, fmt: str = "table") -> None:
+          expects: tuple[str, ...], data: str | None, deep: bool = False, fmt: str = "table",
+          plot: str | None = None) -> None:
     """Verify MODEL's shapes before training: exit 0 all good, 1 problems found, 2 unusable input.
 
     \b
@@ -337,10 +340,19 @@ def check(ctx: click.Context, model: str, input_: str | None, dims: tuple[str, .
       shapeviz check model.py:build --input "(B, T, 2)" --expect-output "(B, 1)"
       shapeviz check examples/specs/addition.toml --data addition.npz
       shapeviz check examples/specs/imdb_lstm.toml --deep --format json
+      shapeviz check examples/specs/imdb_lstm.toml --deep --plot flow.svg
 
     """
+    if plot is not None:
+        if not deep:
+            raise ShapeVizError("--plot draws the gradient flow of the deep checks: add --deep")
+        target = Path(plot)
+        if target.suffix.lower() != ".svg":
+            raise ShapeVizError(f"--plot {plot!r}: the plot is an SVG, give a file ending in .svg")
+        if not target.parent.is_dir():
+            raise ShapeVizError(f"--plot {plot!r}: the directory {str(target.parent)!r} does not exist")
     if deep:
-        _deep_check(ctx, model, input_, dims, data, fmt)
+        _deep_check(ctx, model, input_, dims, data, fmt, plot)
         return
     from shapeviz.tracing.parse import parse_shape
 
@@ -379,7 +391,7 @@ def check(ctx: click.Context, model: str, input_: str | None, dims: tuple[str, .
 
 
 def _deep_check(ctx: click.Context, ref: str, input_: str | None, dims: tuple[str, ...], data: str | None,
-                fmt: str) -> None:
+                fmt: str, plot: str | None = None) -> None:
     """``check --deep``: every check of :mod:`shapeviz.checks` as a table (or JSON); exit 1 if one fails."""
     import json
 
@@ -402,6 +414,17 @@ def _deep_check(ctx: click.Context, ref: str, input_: str | None, dims: tuple[st
         click.echo(json.dumps(checks_dict(results, loaded.source), indent=2, default=float))
     else:
         ctx.ensure_object(Settings).console().print(checks_table(results, f"deep checks of {loaded.source}"))
+    if plot is not None:
+        from shapeviz.render.checks import flow_svg
+        from shapeviz.render.output import write_atomic
+
+        flow = next((r for r in results if r.name == "gradient flow" and r.data.get("norms")), None)
+        if flow is None:
+            raise ShapeVizError(f"--plot: no gradient-flow series to draw ({loaded.source} has no recurrent layer, "
+                                "or the check was skipped)")
+        write_atomic(plot, flow_svg(flow.data["norms"]).encode("utf-8"))
+        if fmt != "json":
+            click.echo(f"wrote {plot} (the gradient flow over {len(flow.data['norms'])} steps)")
     if any(r.status == "fail" for r in results):
         ctx.exit(PROBLEMS)
 

@@ -269,6 +269,23 @@ def test_cli_deep_check_of_a_healthy_spec_exits_0() -> None:
     assert "all 7 checks passed" in result.output
 
 
+def test_cli_deep_check_plots_the_gradient_flow(tmp_path: Any) -> None:
+    import xml.etree.ElementTree as ET
+
+    plot = tmp_path / "flow.svg"
+    result = _cli("--no-color", "check", "examples/specs/many_to_one.toml", "--deep", "--plot", str(plot))
+    assert result.exit_code == 0, result.output
+    assert f"wrote {plot} (the gradient flow over " in result.output
+    root = ET.fromstring(plot.read_text())
+    assert root.tag.endswith("svg") and "dL/dh_t" in plot.read_text()
+    for args, message in [(["--plot", str(tmp_path / "f.svg")], "add --deep"),
+                          (["--deep", "--plot", str(tmp_path / "f.png")], "ending in .svg"),
+                          (["--deep", "--plot", str(tmp_path / "no" / "f.svg")], "does not exist")]:
+        bad = _cli("--no-color", "check", "examples/specs/many_to_one.toml", *args)
+        assert bad.exit_code == 2 and message in bad.output, bad.output
+    assert not (tmp_path / "f.svg").exists() and not (tmp_path / "f.png").exists()
+
+
 def test_cli_deep_check_of_a_broken_model_exits_1_naming_the_bias(tmp_path: Any) -> None:
     (tmp_path / "broken.py").write_text(BROKEN)
     result = _cli("--no-color", "check", f"{tmp_path / 'broken.py'}:build", "--deep")
