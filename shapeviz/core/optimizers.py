@@ -237,15 +237,21 @@ class Adagrad(Optimizer):
         a = slots["accumulator"]
         np.multiply(g, g, out=tmp)
         a += tmp
-        np.add(a, self.epsilon, out=tmp)
-        np.sqrt(tmp, out=tmp)
-        np.divide(g, tmp, out=tmp)
-        tmp *= self.learning_rate
-        p -= tmp
+        _rms_step(p, g, a, self.epsilon, self.learning_rate, tmp)
 
     def config(self) -> dict[str, Any]:
         return {**super().config(), "epsilon": self.epsilon,
                 "initial_accumulator_value": self.initial_accumulator_value}
+
+
+def _rms_step(p: np.ndarray, g: np.ndarray, second: np.ndarray, epsilon: float, lr: float,
+              tmp: np.ndarray) -> None:
+    """``p -= lr * g / sqrt(second + epsilon)`` in place, through ``tmp`` (Adagrad's and RMSprop's step)."""
+    np.add(second, epsilon, out=tmp)
+    np.sqrt(tmp, out=tmp)
+    np.divide(g, tmp, out=tmp)
+    tmp *= lr
+    p -= tmp
 
 
 class RMSprop(Optimizer):
@@ -267,11 +273,7 @@ class RMSprop(Optimizer):
         np.multiply(g, g, out=tmp)
         tmp *= 1.0 - self.rho
         v += tmp
-        np.add(v, self.epsilon, out=tmp)
-        np.sqrt(tmp, out=tmp)
-        np.divide(g, tmp, out=tmp)
-        tmp *= self.learning_rate
-        p -= tmp
+        _rms_step(p, g, v, self.epsilon, self.learning_rate, tmp)
 
     def config(self) -> dict[str, Any]:
         return {**super().config(), "rho": self.rho, "epsilon": self.epsilon}
