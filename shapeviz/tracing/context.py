@@ -54,7 +54,7 @@ class TraceContext:
 
     bindings: dict[str, Binding] = field(default_factory=dict)
     layers: list[Any] = field(default_factory=list)  # the stack of (path, layer) being run
-    timestep: str | None = None
+    step: Any = None  # the step of the time loop running (an int or a Dim), None outside one
     phase: str = "forward"
     param_names: dict[int, str] = field(default_factory=dict)  # id(ndarray) -> "lstm_1/kernel"
     on_record: Callable[[str, Any], None] | None = None
@@ -121,6 +121,12 @@ class TraceContext:
 
     # -- position -------------------------------------------------------------------
     @property
+    def timestep(self) -> str | None:
+        """The step running as text ("0", "T-1"): formatted only when asked (errors), as a loop
+        over a thousand steps sets ``step`` a thousand times."""
+        return None if self.step is None else str(Dim.of(self.step))
+
+    @property
     def layer_path(self) -> str | None:
         return self.layers[-1][0] if self.layers else None
 
@@ -140,13 +146,13 @@ class TraceContext:
     @contextmanager
     def in_layer(self, path: str, layer: Any) -> Iterator[None]:
         self.layers.append((path, layer))
-        saved = self.timestep
-        self.timestep = None
+        saved = self.step
+        self.step = None
         try:
             yield
         finally:
             self.layers.pop()
-            self.timestep = saved
+            self.step = saved
 
 
 _active: list[TraceContext] = []

@@ -401,8 +401,14 @@ class SymArray(np.lib.mixins.NDArrayOperatorsMixin):
 
     # -- indexing -----------------------------------------------------------------------
     def __getitem__(self, key: Any) -> "SymArray":
-        view = SymArray._made(index_shape(self, key), self.dtype)  # index_shape returns a normal shape
+        shape = self.shape
+        view = object.__new__(SymArray)
+        view.dtype, view.name = self.dtype, None
         view.base = self if self.base is None else self.base
+        if type(key) is int and shape and type(shape[0]) is int and -shape[0] <= key < shape[0]:
+            view.shape = shape[1:]  # x[t] within a concrete axis: the time loop's usual index
+        else:
+            view.shape = index_shape(self, key)  # a normal shape
         return view
 
     def __setitem__(self, key: Any, value: Any) -> None:
@@ -426,8 +432,13 @@ class SymArray(np.lib.mixins.NDArrayOperatorsMixin):
 
     # -- the protocols ------------------------------------------------------------------
     def __array_ufunc__(self, ufunc: np.ufunc, method: str, *inputs: Any, **kwargs: Any) -> Any:
-        if method == "__call__" and ufunc is not np.matmul and (not kwargs or (len(kwargs) == 1 and "out" in kwargs)):
-            fast = _elementwise_fast(ufunc, inputs, kwargs.get("out"))
+        if method == "__call__" and (not kwargs or (len(kwargs) == 1 and "out" in kwargs)):
+            if len(inputs) == 2:
+                a, b = inputs
+                out = kwargs.get("out")
+                fast = _matmul_fast(a, b, out) if ufunc is np.matmul else _binary_fast(ufunc, a, b, out)
+            else:
+                fast = None if ufunc is np.matmul else _elementwise_fast(ufunc, inputs, kwargs.get("out"))
             if fast is not None:
                 return fast
         out = kwargs.pop("out", None)
@@ -483,6 +494,90 @@ class SymArray(np.lib.mixins.NDArrayOperatorsMixin):
                 "functions symbolic arrays implement (see shapeviz.tracing.symarray.HANDLED)"
             )
         return impl(*args, **kwargs)
+
+
+def _binary_fast(ufunc: np.ufunc, a: Any, b: Any, out: Any) -> Any:
+    """``ufunc(a, b[, out=out])`` for the shapes the time loop's arithmetic meets: two arrays of one
+    shape, an array and a Python scalar, or an array and a trailing block of its shape (a
+    ``(4H,)`` bias on ``(B, 4H)``); None sends the call the long way (which also binds names)."""
+    ta, tb = type(a), type(b)
+    if ta is SymArray or ta is np.ndarray:
+        sa, ka = a.shape, a.dtype
+    elif ta is float or ta is int:
+        sa, ka = (), ta
+    else:
+        return None
+    if tb is SymArray or tb is np.ndarray:
+        sb, kb = b.shape, b.dtype
+    elif tb is float or tb is int:
+        sb, kb = (), tb
+    else:
+        return None
+    if sa == sb or not sb:
+        shape = sa
+    elif not sa:
+        shape = sb
+    elif len(sa) > len(sb) and sa[len(sa) - len(sb):] == sb:
+        shape = sa
+    elif len(sb) > len(sa) and sb[len(sb) - len(sa):] == sa:
+        shape = sb
+    else:
+        return None
+    dtype = _DTYPES.get((ufunc, ka, kb))
+    if dtype is None or type(dtype) is list:
+        return None
+    if out is None:
+        return SymArray._made(shape, dtype)
+    o = out[0] if type(out) is tuple and len(out) == 1 else out
+    if type(o) is SymArray and o.shape == shape:
+        return o
+    return None
+
+
+def _matmul_fast(a: Any, b: Any, out: Any) -> Any:
+    """``a @ b`` of two matrices whose inner sizes are equal ints (a step's ``h @ U``), with no
+    ``out=`` or a symbolic one of the result's shape; None sends the call the long way."""
+    ta, tb = type(a), type(b)
+    if not ((ta is SymArray or ta is np.ndarray) and (tb is SymArray or tb is np.ndarray)):
+        return None
+    sa, sb = a.shape, b.shape
+    if len(sa) != 2 or len(sb) != 2 or type(sa[1]) is not int or sa[1] != sb[0]:
+        return None
+    dtype = _DTYPES.get((np.matmul, a.dtype, b.dtype))
+    if dtype is None or type(dtype) is list:
+        return None
+    shape = (sa[0], sb[1])
+    if out is None:
+        return SymArray._made(shape, dtype)
+    o = out[0] if type(out) is tuple and len(out) == 1 else out
+    if type(o) is SymArray and o.shape == shape:
+        return o
+    return None
+
+
+def _operator(ufunc: np.ufunc, reflected: bool = False, inplace: bool = False) -> Callable:
+    """``a + b``, ``b + a``, ``a += b`` and the like: the fast path first, else numpy's dispatch
+    (what ``NDArrayOperatorsMixin`` does, minus a call for the common case)."""
+    if inplace:
+        def method(self: "SymArray", other: Any) -> Any:
+            fast = _binary_fast(ufunc, self, other, self)
+            return fast if fast is not None else ufunc(self, other, out=(self,))
+    elif reflected:
+        def method(self: "SymArray", other: Any) -> Any:
+            fast = _binary_fast(ufunc, other, self, None)
+            return fast if fast is not None else ufunc(other, self)
+    else:
+        def method(self: "SymArray", other: Any) -> Any:
+            fast = _binary_fast(ufunc, self, other, None)
+            return fast if fast is not None else ufunc(self, other)
+    method.__name__ = f"__{'i' if inplace else 'r' if reflected else ''}{ufunc.__name__}__"
+    return method
+
+
+for _name, _ufunc in (("add", np.add), ("sub", np.subtract), ("mul", np.multiply), ("truediv", np.true_divide)):
+    setattr(SymArray, f"__{_name}__", _operator(_ufunc))
+    setattr(SymArray, f"__r{_name}__", _operator(_ufunc, reflected=True))
+    setattr(SymArray, f"__i{_name}__", _operator(_ufunc, inplace=True))
 
 
 def _elementwise_fast(ufunc: np.ufunc, inputs: tuple, out: Any) -> Any:

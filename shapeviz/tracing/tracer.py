@@ -105,40 +105,40 @@ class _Session:
         if reverse:
             order = order[::-1]
         keep = None if self.all_steps or self.concrete is False else {0, 1, resolved.value - 1}  # type: ignore[operator]
-        saved = ctx.timestep
+        saved = ctx.step
         frame = [dim, None, True]  # loop length, current step, whether to record it
         self.loops.append(frame)
         try:
             for t in order:
                 frame[1], frame[2] = t, keep is None or t in keep
                 # a loop inside a decoding loop (one step at a time) is labelled by the outer step
-                ctx.timestep = str(Dim.of(self.loops[0][1]))
+                ctx.step = self.loops[0][1]
                 yield t
         except GeneratorExit:  # an error left the loop: the loop closes before the error reaches us
             self.stopped_at = self.stopped_at or str(Dim.of(self.loops[0][1]))
             raise
         finally:
-            ctx.timestep = saved
+            ctx.step = saved
             self.loops.pop()
 
     def revisit_hook(self, visited: list) -> Iterable[Any]:
         ts = [item[0] for item in visited]
         n = len(ts)
         keep = None if self.all_steps or not self.concrete else {0, 1, n - 1}
-        saved = self.ctx.timestep
+        saved = self.ctx.step
         frame = [n, None, True]
         self.loops.append(frame)
         try:
             for item in reversed(visited):
                 t = item[0]
                 frame[1], frame[2] = t, keep is None or t in keep
-                self.ctx.timestep = str(Dim.of(self.loops[0][1]))
+                self.ctx.step = self.loops[0][1]
                 yield item
         except GeneratorExit:
             self.stopped_at = self.stopped_at or str(Dim.of(self.loops[0][1]))
             raise
         finally:
-            self.ctx.timestep = saved
+            self.ctx.step = saved
             self.loops.pop()
 
     def mask_hook(self, rng: Any, shape: tuple, rate: float, like: Any) -> Any:
