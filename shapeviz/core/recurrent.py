@@ -211,6 +211,8 @@ class Recurrent(Layer):
                 buf[0] = s0
         bufs = self.alloc(T, B, xw)
         rec = recorder()  # the tracer's listener, None in a real run
+        before = [(f"{n}_{{t-1}}", s) for n, s in zip(self.state_names, S)]  # names of what rec is shown
+        after = [(f"{n}_t", s) for n, s in zip(self.state_names, S)]
         for t in timesteps(T):
             self.step(t, xw, S, bufs, rdp)
             if mask_tm is not None:
@@ -218,9 +220,8 @@ class Recurrent(Layer):
                 for buf in S:
                     buf[t + 1] = np.where(m, buf[t + 1], buf[t])  # (B, H): a masked step carries the state
             if rec is not None:
-                rec("forward", t, {"x_t": xin[t], **{f"{n}_{{t-1}}": s[t] for n, s in zip(self.state_names, S)},
-                                   "z_t": xw[t], **{f"{n}_t": s[t + 1] for n, s in zip(self.state_names, S)},
-                                   "y_t": S[0][t + 1]})
+                rec("forward", t, {"x_t": xin[t], **{n: s[t] for n, s in before}, "z_t": xw[t],
+                                   **{n: s[t + 1] for n, s in after}, "y_t": S[0][t + 1]})
         cache = RecurrentCache(xin, xw, S, bufs, dp, rdp, mask_tm, not self.time_major)
         return S[0][1:], [buf[T] for buf in S], cache
 
@@ -257,12 +258,14 @@ class Recurrent(Layer):
         dxw = self.workspace.empty(xw.shape, like=xw)  # (T, B, kH)
         drec = self.recurrent_grad_buffer(dxw)
         rec = recorder()  # the tracer's listener, None in a real run
+        d_after = [f"d{n}_t" for n in self.state_names]  # names of what rec is shown
+        d_before = [f"d{n}_{{t-1}}" for n in self.state_names]
         for t in timesteps(T, reverse=True):
             if dhs is not None:
                 dS[0] += dhs[t]  # (B, H): dS's arrays belong to this loop
             if rec is not None:
                 rec("backward", t, {**({"dy_t": dhs[t]} if dhs is not None else {}),
-                                    **{f"d{n}_t": d for n, d in zip(self.state_names, dS)}})
+                                    **dict(zip(d_after, dS))})
             if mask_tm is not None:
                 m = mask_tm[t]  # (B, 1)
                 carried = [np.where(m, 0.0, d) for d in dS]  # (B, H) each
@@ -272,7 +275,7 @@ class Recurrent(Layer):
             else:
                 dS = self.step_backward(t, dS, xw, S, bufs, rdp, dxw, drec)
             if rec is not None:
-                rec("backward", t, {"dz_t": dxw[t], **{f"d{n}_{{t-1}}": d for n, d in zip(self.state_names, dS)}})
+                rec("backward", t, {"dz_t": dxw[t], **dict(zip(d_before, dS))})
         # weight gradients: one big matmul each, after the loop
         kH = self.n_gates * H
         dxw2 = dxw.reshape(T * B, kH)  # (T*B, kH)

@@ -249,6 +249,7 @@ class SymArray(np.lib.mixins.NDArrayOperatorsMixin):
     """
 
     __array_priority__ = 1000
+    __slots__ = ("shape", "dtype", "name", "base")  # the tracer makes ~10^5 of them for a long sequence
 
     def __init__(self, shape: Iterable[DimLike], dtype: Any = np.float64, name: str | None = None,
                  base: "SymArray | None" = None) -> None:
@@ -405,8 +406,13 @@ class SymArray(np.lib.mixins.NDArrayOperatorsMixin):
         view = object.__new__(SymArray)
         view.dtype, view.name = self.dtype, None
         view.base = self if self.base is None else self.base
-        if type(key) is int and shape and type(shape[0]) is int and -shape[0] <= key < shape[0]:
+        kt = type(key)
+        if kt is int and shape and type(shape[0]) is int and -shape[0] <= key < shape[0]:
             view.shape = shape[1:]  # x[t] within a concrete axis: the time loop's usual index
+        elif kt is tuple and len(key) == 2 and len(shape) >= 2 and type(shape[1]) is int and type(key[1]) is slice \
+                and type(key[0]) is slice and key[0].start is None and key[0].stop is None and key[0].step is None:
+            # gates[:, :H]: a block of a concrete feature axis
+            view.shape = (shape[0], len(range(*key[1].indices(shape[1]))), *shape[2:])
         else:
             view.shape = index_shape(self, key)  # a normal shape
         return view

@@ -147,12 +147,18 @@ class _Session:
         return backend._concrete_mask(rng, shape, rate, like)
 
     def record_hook(self, event: str, t: Any, tensors: dict) -> None:
-        if not all(frame[2] for frame in self.loops):
-            return
-        if len(self.loops) > 1:
-            t = self.loops[0][1]
-        path = self.ctx.layer_path or "?"
-        self.steps.append(StepRecord(path, t, event, {k: shape_of(v) for k, v in tensors.items()}))
+        loops = self.loops
+        if len(loops) == 1:
+            if not loops[0][2]:
+                return
+        elif loops:  # a loop inside a decoding loop: labelled by the outer step
+            if not all(frame[2] for frame in loops):
+                return
+            t = loops[0][1]
+        layers = self.ctx.layers
+        path = layers[-1][0] if layers else "?"
+        self.steps.append(StepRecord(path, t, event, {k: v.shape if type(v) is SymArray else shape_of(v)
+                                                      for k, v in tensors.items()}))
 
     def on_grad(self, name: str, target: np.ndarray, value: Any) -> None:
         if name in self.param_shapes and name not in self.grads:
