@@ -7,6 +7,7 @@ and dtype, or a ShapeError exactly where numpy raises.
 
 from __future__ import annotations
 
+import operator
 from typing import Any, Callable
 
 import numpy as np
@@ -332,6 +333,13 @@ index_item = st.one_of(slices, st.integers(-4, 4), st.none(), st.just(Ellipsis))
 OPS: dict[str, tuple[int, Callable]] = {  # name: (operand count, strategy of f(*arrays))
     "add": (2, st.just(np.add)),
     "multiply out=": (2, st.just(lambda a, b: np.multiply(a, b, out=a))),
+    "a -= b": (2, st.just(operator.isub)),  # the operators take a fast path for equal and trailing shapes
+    "a * b": (2, st.just(operator.mul)),
+    "real float64 b + a": (2, st.just(lambda a, b: np.ones(tuple(int(d) for d in np.shape(b))) + a)),
+    "scalar ops": (1, st.sampled_from([lambda a: 1.0 - a, lambda a: a * 2, lambda a: 2 / (a - 1.0),
+                                       lambda a: operator.itruediv(a, 3.0)])),
+    "subtract out=": (2, st.just(lambda a, b: np.subtract(b, a, out=a))),
+    "matmul out=": (2, st.just(lambda a, b: np.matmul(a, b, out=a))),
     "where": (2, st.just(lambda a, b: np.where(a > 0, a, b))),
     "matmul": (2, st.just(np.matmul)),
     "dot": (2, st.just(np.dot)),
@@ -341,6 +349,8 @@ OPS: dict[str, tuple[int, Callable]] = {  # name: (operand count, strategy of f(
     "broadcast_to": (2, st.just(lambda a, b: np.broadcast_to(a, np.shape(b)))),
     "setitem": (2, st.lists(index_item, max_size=3).map(lambda k: lambda a, b: a.__setitem__(tuple(k), b))),
     "getitem": (1, st.lists(index_item, max_size=4).map(lambda k: lambda a: a[tuple(k)])),
+    "getitem x[t]": (1, st.integers(-5, 5).map(lambda t: lambda a: a[t])),
+    "getitem x[:, block]": (1, slices.map(lambda k: lambda a: a[:, k])),
     "reshape": (1, st.lists(st.integers(-1, 6), max_size=3).map(lambda s: lambda a: a.reshape(tuple(s)))),
     "transpose": (1, st.permutations(range(3)).map(lambda p: lambda a: a.transpose(p[:a.ndim]) if a.ndim < 3
                                                     else a.transpose(p))),

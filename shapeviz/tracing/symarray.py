@@ -478,10 +478,13 @@ class SymArray(np.lib.mixins.NDArrayOperatorsMixin):
                 return tuple(SymArray(shape, d) for d in dtype)
             return SymArray(shape, dtype)
         outs = out if isinstance(out, tuple) else (out,)
+        # an out= may be larger than the result along broadcast (loop) axes, never along matmul's core axes
+        core = 2 - (len(shape_of(inputs[0])) == 1) - (len(shape_of(inputs[1])) == 1) if ufunc is np.matmul else 0
         for o in outs:
             oshape = shape_of(o)
-            if len(shape) > len(oshape) or not all(is_one(r) or same(r, d, lambda: f"{_here()} ({op} out=)")
-                                                   for r, d in zip(shape[::-1], oshape[::-1])):
+            if len(shape) > len(oshape) or not all(
+                    (i >= core and is_one(r)) or same(r, d, lambda: f"{_here()} ({op} out=)")
+                    for i, (r, d) in enumerate(zip(shape[::-1], oshape[::-1]))):
                 raise _fail(f"{op} writes a result of shape {shape_str(shape)} into {name_of(o)} "
                             f"{shape_str(oshape)}", op, list(inputs) + [o], expected=shape_str(oshape),
                             actual=shape_str(shape))
