@@ -249,7 +249,7 @@ class SymArray(np.lib.mixins.NDArrayOperatorsMixin):
     """
 
     __array_priority__ = 1000
-    __slots__ = ("shape", "dtype", "name", "base")  # the tracer makes ~10^5 of them for a long sequence
+    __slots__ = ("shape", "dtype", "name", "base", "_row")  # the tracer makes ~10^5 of them for a long sequence
 
     def __init__(self, shape: Iterable[DimLike], dtype: Any = np.float64, name: str | None = None,
                  base: "SymArray | None" = None) -> None:
@@ -260,6 +260,7 @@ class SymArray(np.lib.mixins.NDArrayOperatorsMixin):
         self.dtype = dtype if type(dtype) is np.dtype or isinstance(dtype, np.dtype) else np.dtype(dtype)
         self.name = name
         self.base = base  # the SymArray this one is a view of (for memory accounting)
+        self._row = None  # the view x[t] returns, made once: every row of a concrete axis looks alike
 
     # -- attributes ---------------------------------------------------------------------
     @property
@@ -293,7 +294,7 @@ class SymArray(np.lib.mixins.NDArrayOperatorsMixin):
     def _made(cls, shape: Shape, dtype: np.dtype) -> "SymArray":
         """A new array from a shape and dtype already in normal form (the hot path skips checks)."""
         obj = object.__new__(cls)
-        obj.shape, obj.dtype, obj.name, obj.base = shape, dtype, None, None
+        obj.shape, obj.dtype, obj.name, obj.base, obj._row = shape, dtype, None, None, None
         return obj
 
     # -- refusing values ----------------------------------------------------------------
@@ -403,13 +404,18 @@ class SymArray(np.lib.mixins.NDArrayOperatorsMixin):
     # -- indexing -----------------------------------------------------------------------
     def __getitem__(self, key: Any) -> "SymArray":
         shape = self.shape
-        view = object.__new__(SymArray)
-        view.dtype, view.name = self.dtype, None
-        view.base = self if self.base is None else self.base
         kt = type(key)
         if kt is int and shape and type(shape[0]) is int and -shape[0] <= key < shape[0]:
-            view.shape = shape[1:]  # x[t] within a concrete axis: the time loop's usual index
-        elif kt is tuple and len(key) == 2 and len(shape) >= 2 and type(shape[1]) is int and type(key[1]) is slice \
+            # x[t] within a concrete axis, the time loop's usual index: one view stands for every row
+            row = self._row
+            if row is None:
+                row = self._row = SymArray._made(shape[1:], self.dtype)
+                row.base = self if self.base is None else self.base
+            return row
+        view = object.__new__(SymArray)
+        view.dtype, view.name, view._row = self.dtype, None, None
+        view.base = self if self.base is None else self.base
+        if kt is tuple and len(key) == 2 and len(shape) >= 2 and type(shape[1]) is int and type(key[1]) is slice \
                 and type(key[0]) is slice and key[0].start is None and key[0].stop is None and key[0].step is None:
             # gates[:, :H]: a block of a concrete feature axis
             view.shape = (shape[0], len(range(*key[1].indices(shape[1]))), *shape[2:])
@@ -482,6 +488,8 @@ class SymArray(np.lib.mixins.NDArrayOperatorsMixin):
         core = 2 - (len(shape_of(inputs[0])) == 1) - (len(shape_of(inputs[1])) == 1) if ufunc is np.matmul else 0
         for o in outs:
             oshape = shape_of(o)
+            while core and len(shape) > max(len(oshape), core) and is_one(shape[0]):
+                shape = shape[1:]  # numpy lets a gufunc's out= leave out leading loop axes of 1
             if len(shape) > len(oshape) or not all(
                     (i >= core and is_one(r)) or same(r, d, lambda: f"{_here()} ({op} out=)")
                     for i, (r, d) in enumerate(zip(shape[::-1], oshape[::-1]))):
