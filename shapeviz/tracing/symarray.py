@@ -155,6 +155,7 @@ def matmul_shape(a: Any, b: Any, op: str = "matmul") -> Shape:
 
 
 _DTYPES: dict[tuple, Any] = {}
+_ALL = slice(None)
 
 
 def _result_dtype(ufunc: np.ufunc, inputs: Sequence[Any]) -> Any:
@@ -249,7 +250,7 @@ class SymArray(np.lib.mixins.NDArrayOperatorsMixin):
     """
 
     __array_priority__ = 1000
-    __slots__ = ("shape", "dtype", "name", "base", "_row")  # the tracer makes ~10^5 of them for a long sequence
+    __slots__ = ("shape", "dtype", "name", "base", "_row", "_cols")  # the tracer makes ~10^5 of them
 
     def __init__(self, shape: Iterable[DimLike], dtype: Any = np.float64, name: str | None = None,
                  base: "SymArray | None" = None) -> None:
@@ -261,6 +262,7 @@ class SymArray(np.lib.mixins.NDArrayOperatorsMixin):
         self.name = name
         self.base = base  # the SymArray this one is a view of (for memory accounting)
         self._row = None  # the view x[t] returns, made once: every row of a concrete axis looks alike
+        self._cols = None  # the views x[:, a:b] returned, by (a, b, step): a step slices its gates alike
 
     # -- attributes ---------------------------------------------------------------------
     @property
@@ -294,7 +296,7 @@ class SymArray(np.lib.mixins.NDArrayOperatorsMixin):
     def _made(cls, shape: Shape, dtype: np.dtype) -> "SymArray":
         """A new array from a shape and dtype already in normal form (the hot path skips checks)."""
         obj = object.__new__(cls)
-        obj.shape, obj.dtype, obj.name, obj.base, obj._row = shape, dtype, None, None, None
+        obj.shape, obj.dtype, obj.name, obj.base, obj._row, obj._cols = shape, dtype, None, None, None, None
         return obj
 
     # -- refusing values ----------------------------------------------------------------
@@ -412,15 +414,22 @@ class SymArray(np.lib.mixins.NDArrayOperatorsMixin):
                 row = self._row = SymArray._made(shape[1:], self.dtype)
                 row.base = self if self.base is None else self.base
             return row
-        view = object.__new__(SymArray)
-        view.dtype, view.name, view._row = self.dtype, None, None
+        if kt is tuple and len(key) == 2 and type(key[1]) is slice and type(key[0]) is slice and key[0] == _ALL \
+                and len(shape) >= 2 and type(shape[1]) is int:
+            k = key[1]  # gates[:, :H]: a block of a concrete feature axis
+            bounds = (k.start, k.stop, k.step)
+            if all(v is None or type(v) is int for v in bounds):
+                cols = self._cols
+                if cols is None:
+                    cols = self._cols = {}
+                view = cols.get(bounds)
+                if view is None:
+                    view = cols[bounds] = SymArray._made((shape[0], len(range(*k.indices(shape[1]))), *shape[2:]),
+                                                         self.dtype)
+                    view.base = self if self.base is None else self.base
+                return view
+        view = SymArray._made(index_shape(self, key), self.dtype)  # index_shape returns a normal shape
         view.base = self if self.base is None else self.base
-        if kt is tuple and len(key) == 2 and len(shape) >= 2 and type(shape[1]) is int and type(key[1]) is slice \
-                and type(key[0]) is slice and key[0].start is None and key[0].stop is None and key[0].step is None:
-            # gates[:, :H]: a block of a concrete feature axis
-            view.shape = (shape[0], len(range(*key[1].indices(shape[1]))), *shape[2:])
-        else:
-            view.shape = index_shape(self, key)  # a normal shape
         return view
 
     def __setitem__(self, key: Any, value: Any) -> None:
@@ -530,13 +539,14 @@ def _binary_fast(ufunc: np.ufunc, a: Any, b: Any, out: Any) -> Any:
         sb, kb = (), tb
     else:
         return None
-    if sa == sb or not sb:
+    na, nb = len(sa), len(sb)
+    if (na == nb and sa == sb) or not nb:  # lengths first: comparing a symbolic B with 64 asks the trace
         shape = sa
-    elif not sa:
+    elif not na:
         shape = sb
-    elif len(sa) > len(sb) and sa[len(sa) - len(sb):] == sb:
+    elif na > nb and sa[na - nb:] == sb:
         shape = sa
-    elif len(sb) > len(sa) and sb[len(sb) - len(sa):] == sa:
+    elif nb > na and sb[nb - na:] == sa:
         shape = sb
     else:
         return None
@@ -619,7 +629,7 @@ def _elementwise_fast(ufunc: np.ufunc, inputs: tuple, out: Any) -> Any:
             continue
         if shape is None:
             shape = s
-        elif s != shape:
+        elif len(s) != len(shape) or s != shape:
             return None
     dtype = _DTYPES.get(tuple(key))
     if dtype is None or type(dtype) is list:
