@@ -263,9 +263,7 @@ class Recurrent(Layer):
         for t in timesteps(T, reverse=True):
             if dhs is not None:
                 dS[0] += dhs[t]  # (B, H): dS's arrays belong to this loop
-            if rec is not None:
-                rec("backward", t, {**({"dy_t": dhs[t]} if dhs is not None else {}),
-                                    **dict(zip(d_after, dS))})
+            incoming = dS  # the step's total state gradients (their shapes are recorded with its results)
             if mask_tm is not None:
                 m = mask_tm[t]  # (B, 1)
                 carried = [np.where(m, 0.0, d) for d in dS]  # (B, H) each
@@ -275,7 +273,8 @@ class Recurrent(Layer):
             else:
                 dS = self.step_backward(t, dS, xw, S, bufs, rdp, dxw, drec)
             if rec is not None:
-                rec("backward", t, {"dz_t": dxw[t], **dict(zip(d_before, dS))})
+                rec("backward", t, {**({"dy_t": dhs[t]} if dhs is not None else {}), **dict(zip(d_after, incoming)),
+                                    "dz_t": dxw[t], **dict(zip(d_before, dS))})
         # weight gradients: one big matmul each, after the loop
         kH = self.n_gates * H
         dxw2 = dxw.reshape(T * B, kH)  # (T*B, kH)

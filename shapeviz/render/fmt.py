@@ -64,8 +64,8 @@ def short_where(where: str | None) -> str:
 class Step:
     """One timestep of one layer in one phase, with every tensor the core reported for it.
 
-    The core reports a backward step in two halves (the incoming ``dh_t`` before the step, ``dz_t``
-    and ``dh_{t-1}`` after); a Step joins them.
+    A step reported in parts (a loop inside a decoding loop reports each of its calls) is one
+    Step with the parts joined.
     """
 
     layer: str
@@ -79,7 +79,7 @@ class Step:
 
 
 def merged_steps(trace: Trace, layer: str | None = None, phase: str | None = None) -> list[Step]:
-    """The trace's step records with the halves of a step joined, optionally of one layer and phase.
+    """The trace's step records with the parts of a step joined, optionally of one layer and phase.
 
     Args:
         trace: the trace.

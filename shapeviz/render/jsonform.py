@@ -47,8 +47,8 @@ def to_json(trace: Trace) -> dict[str, Any]:
     """The trace as a JSON-ready dict, keys in a fixed order (see ``docs/json-format.md``).
 
     Shapes are lists of ints and dim expressions (``["B", "T", 128]``, ``["B", "4*H"]``); a
-    step's index ``t`` is an int or an expression (``"T-1"``); the two halves the core reports
-    of a backward step are joined into one step. Nothing in it depends on the time or the
+    step's index ``t`` is an int or an expression (``"T-1"``); a step reported in parts is
+    one step. Nothing in it depends on the time or the
     machine, so two traces of the same model give the same JSON.
 
     Args:
