@@ -19,7 +19,7 @@ from shapeviz.core import backend
 from shapeviz.errors import ShapeError
 from shapeviz.tracing.context import TraceContext, activate
 from shapeviz.tracing.dims import Dim
-from shapeviz.tracing.symarray import HANDLED, SymArray
+from shapeviz.tracing.symarray import HANDLED, SymArray, broadcast_shapes
 
 B, T, F, H = (Dim.sym(n) for n in "BTFH")
 
@@ -43,6 +43,15 @@ def test_broadcasting() -> None:
     assert (sym(B, 4) + np.zeros(4, np.float32)).shape == (B, 4)  # a real bias
     assert np.maximum(sym(B, 1), sym(1, H)).shape == (B, H)
     assert (sym(B, H) > 0).dtype == np.bool_
+
+
+def test_a_name_bound_to_one_keeps_its_name() -> None:
+    with activate(bound(B=1)):
+        assert broadcast_shapes("add", [sym(B, 16), np.zeros(16)]) == (B, 16)  # a bias on (B, U), B = 1
+        assert broadcast_shapes("add", [np.zeros(16), sym(B, 16)]) == (B, 16)
+        assert broadcast_shapes("maximum", [sym(B, 1), sym(1, H)]) == (B, H)
+        assert broadcast_shapes("add", [sym(B, 1), sym(1, 3)]) == (B, 3)
+        assert broadcast_shapes("add", [sym(1, 3), sym(T, 3)]) == (T, 3)
 
 
 def test_dtypes_follow_numpy() -> None:

@@ -111,11 +111,14 @@ def broadcast_shapes(op: str, operands: Sequence[Any]) -> Shape:
     for axis in range(-ndim, 0):
         size: Any = 1
         owner = None
+        named_one = None  # a name bound to 1 (B with B=1) keeps its name where only 1s meet
         for o, s in zip(operands, shapes):
             if len(s) < -axis:
                 continue
             d = s[axis]
             if is_one(d):
+                if named_one is None and type(d) is Dim:
+                    named_one = d
                 continue
             if is_one(size):
                 size, owner = d, o
@@ -124,7 +127,7 @@ def broadcast_shapes(op: str, operands: Sequence[Any]) -> Shape:
                     f"cannot broadcast {name_of(owner)} {shape_str(shape_of(owner))} with {name_of(o)} "
                     f"{shape_str(s)}: axis {axis} is {size} in one and {d} in the other",
                     op, operands, dim=f"axis {axis}", expected=size, actual=d)
-        out.append(size)
+        out.append(named_one if named_one is not None and is_one(size) else size)
     return norm_shape(out)
 
 
