@@ -41,6 +41,7 @@ from __future__ import annotations
 import difflib
 import json
 import re
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -236,11 +237,10 @@ def build_spec(data: dict[str, Any], source: str = "<dict>") -> Spec:
 
 
 def _decode_toml(text: str, source: str) -> Any:
-    try:
+    if sys.version_info >= (3, 11):
         import tomllib
-    except ModuleNotFoundError:  # Python 3.10
-        raise SpecError("reading TOML needs Python 3.11 or later (tomllib); write the spec as JSON instead",
-                        source=source) from None
+    else:  # the same parser, from PyPI (a dependency on Python 3.10)
+        import tomli as tomllib
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:

@@ -4,7 +4,7 @@ import importlib.util
 import json
 import os
 import re
-import tomllib
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +15,11 @@ from shapeviz.core.model import MODES
 from shapeviz.errors import ConfigError
 from shapeviz.spec import LAYER_KINDS, Spec, SpecError, build_spec, load_spec
 from shapeviz.spec_lines import json_key_lines, line_of, toml_key_lines
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # tomli is the same parser, a dependency of shapeviz on Python 3.10
+    import tomli as tomllib
 
 ROOT = Path(__file__).resolve().parents[1]
 SPECS = ROOT / "examples" / "specs"
