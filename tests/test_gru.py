@@ -8,7 +8,7 @@ import pytest
 from recurrent_harness import B, F, GRAD_CASES, H, MASK, T, case_id, check_grads, inputs_for, make_layer
 from shapeviz.core.convert import to_torch_weights
 from shapeviz.core.gru import GRU
-from shapeviz.errors import CheckpointError, ConfigError, InputError
+from shapeviz.errors import CheckpointError, ConfigError
 
 
 def reference_gru(x, kernel, recurrent_kernel, bias, *, mask=None, h0=None, go_backwards=False,
@@ -195,33 +195,6 @@ def test_masked_steps_carry_h():
     np.testing.assert_allclose(h[1], h3[1], rtol=0, atol=1e-15)
     np.testing.assert_array_equal(y[2, 0], h0[2])
     np.testing.assert_array_equal(y[2, 2], y[2, 1])
-
-
-def test_output_shapes_for_each_mode():
-    x = np.zeros((B, T, F))
-    assert GRU(H, dtype="float64")(x).shape == (B, H)
-    y, h = GRU(H, return_sequences=True, return_state=True, dtype="float64")(x)
-    assert (y.shape, h.shape) == ((B, T, H), (B, H))
-    assert GRU(H, return_sequences=True, time_major=True, dtype="float64")(x.transpose(1, 0, 2)).shape == (T, B, H)
-
-
-def _built(**kwargs):
-    layer = GRU(H, dtype="float64", name="dec", **kwargs)
-    layer.build((B, T, F))
-    return layer
-
-
-def test_bad_inputs_are_input_errors():
-    with pytest.raises(InputError, match=r"layer 'dec' \(gru\) expects input of rank 3 \(B, T, F\), got rank 4"):
-        _built()(np.zeros((B, T, F, 1)))
-    with pytest.raises(InputError, match=r"was built for 4 input features \(kernel shape \(4, 9\)\), got input of shape \(3, 5, 2\)"):
-        _built()(np.zeros((B, T, 2)))
-    with pytest.raises(InputError, match=r"takes 1 initial state\(s\) \['h'\], got 2"):
-        _built()(np.zeros((B, T, F)), initial_state=[np.zeros((B, H)), np.zeros((B, H))])
-    with pytest.raises(InputError, match=r"initial state 'h' must have shape \(B, H\) = \(3, 3\), got \(3, 2\)"):
-        _built()(np.zeros((B, T, F)), initial_state=np.zeros((B, 2)))
-    with pytest.raises(InputError, match=r"the mask must have shape \(B, T\) = \(3, 5\), got \(3,\)"):
-        _built()(np.zeros((B, T, F)), mask=np.ones(B, bool))
 
 
 # -- memory kept for backward ------------------------------------------------------------

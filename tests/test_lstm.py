@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from recurrent_harness import B, F, GRAD_CASES, H, MASK, T, case_id, check_grads, inputs_for, make_layer
+from recurrent_harness import B, GRAD_CASES, H, MASK, T, case_id, check_grads, inputs_for, make_layer
 from shapeviz.core.convert import to_torch_weights
 from shapeviz.core.lstm import LSTM
-from shapeviz.errors import CheckpointError, ConfigError, InputError
+from shapeviz.errors import CheckpointError
 
 
 def reference_lstm(x, kernel, recurrent_kernel, bias, *, mask=None, h0=None, c0=None, go_backwards=False):
@@ -247,62 +247,7 @@ def test_masked_steps_carry_h_and_c():
     np.testing.assert_array_equal(y_full, y_none)
 
 
-def test_output_shapes_for_each_mode():
-    x = np.zeros((B, T, F))
-    assert LSTM(H, dtype="float64")(x).shape == (B, H)
-    assert LSTM(H, return_sequences=True, dtype="float64")(x).shape == (B, T, H)
-    y, h, c = LSTM(H, return_sequences=True, return_state=True, dtype="float64")(x)
-    assert (y.shape, h.shape, c.shape) == ((B, T, H), (B, H), (B, H))
-    assert LSTM(H, return_sequences=True, time_major=True, dtype="float64")(x.transpose(1, 0, 2)).shape == (T, B, H)
-
-
 # -- errors ------------------------------------------------------------------------------
-
-def _built(**kwargs):
-    layer = LSTM(H, dtype="float64", name="enc", **kwargs)
-    layer.build((B, T, F))
-    return layer
-
-
-def test_wrong_rank_is_an_input_error():
-    with pytest.raises(InputError, match=r"layer 'enc' \(lstm\) expects input of rank 3 \(B, T, F\), got rank 2 with shape \(3, 4\)"):
-        _built()(np.zeros((B, F)))
-
-
-def test_wrong_feature_size_is_an_input_error():
-    with pytest.raises(InputError, match=r"was built for 4 input features \(kernel shape \(4, 12\)\), got input of shape \(3, 5, 6\)"):
-        _built()(np.zeros((B, T, 6)))
-
-
-def test_wrong_number_of_initial_states_is_an_input_error():
-    with pytest.raises(InputError, match=r"takes 2 initial state\(s\) \['h', 'c'\], got 1"):
-        _built()(np.zeros((B, T, F)), initial_state=[np.zeros((B, H))])
-    with pytest.raises(InputError, match=r"takes 2 initial state\(s\) \['h', 'c'\], got 1"):
-        _built()(np.zeros((B, T, F)), initial_state=np.zeros((B, H)))
-
-
-def test_wrong_initial_state_shape_is_an_input_error():
-    with pytest.raises(InputError, match=r"initial state 'c' must have shape \(B, H\) = \(3, 3\), got \(3, 4\)"):
-        _built()(np.zeros((B, T, F)), initial_state=[np.zeros((B, H)), np.zeros((B, H + 1))])
-    with pytest.raises(InputError, match=r"initial state 'h' must have shape \(B, H\) = \(3, 3\), got \(2, 3\)"):
-        _built()(np.zeros((B, T, F)), initial_state=[np.zeros((2, H)), np.zeros((B, H))])
-
-
-def test_wrong_mask_shape_is_an_input_error():
-    with pytest.raises(InputError, match=r"the mask must have shape \(B, T\) = \(3, 5\), got \(3, 6\)"):
-        _built()(np.zeros((B, T, F)), mask=np.ones((B, T + 1), bool))
-    with pytest.raises(InputError, match=r"the mask must have shape \(B, T\) = \(3, 5\), got \(5, 3\)"):
-        _built(time_major=True)(np.zeros((T, B, F)), mask=np.ones((T, B), bool))
-
-
-def test_bad_options_are_config_errors():
-    with pytest.raises(ConfigError, match=r"invalid value for `units`, expected a positive integer, got 0"):
-        LSTM(0)
-    with pytest.raises(ConfigError, match=r"`recurrent_dropout`, expected a float in \[0, 1\), got 1.0"):
-        LSTM(3, recurrent_dropout=1.0)
-    with pytest.raises(ConfigError, match=r"uses dropout in training: pass rng"):
-        _built(dropout=0.5)(np.zeros((B, T, F)), training=True)
-
 
 # -- memory kept for backward ------------------------------------------------------------
 

@@ -7,7 +7,7 @@ import pytest
 from helpers import check_layer_grads
 
 from shapeviz.core.simple_rnn import SimpleRNN
-from shapeviz.errors import CheckpointError, ConfigError, InputError
+from shapeviz.errors import CheckpointError, ConfigError
 
 B, T, F, H = 3, 5, 4, 3
 
@@ -196,59 +196,6 @@ def test_float32_default_and_input_cast():
 
 # -- errors ------------------------------------------------------------------------
 
-def test_wrong_rank():
-    layer = SimpleRNN(H, name="rnn")
-    with pytest.raises(InputError, match=r"layer 'rnn' \(simple_rnn\) expects input of rank 3 \(B, T, F\), "
-                                         r"got rank 2 with shape \(3, 4\)"):
-        layer.forward(np.zeros((B, F), dtype=np.float32))
-    tm = SimpleRNN(H, time_major=True, name="tm")
-    with pytest.raises(InputError, match=r"expects input of rank 3 \(T, B, F\), got rank 4"):
-        tm.forward(np.zeros((T, B, F, 1), dtype=np.float32))
-
-
-def test_wrong_features_for_built_weights():
-    layer = SimpleRNN(H, name="rnn")
-    layer(np.zeros((B, T, F), dtype=np.float32))
-    with pytest.raises(InputError, match=r"'rnn' \(simple_rnn\) was built for 4 input features "
-                                         r"\(kernel shape \(4, 3\)\), got input of shape \(3, 5, 6\)"):
-        layer.forward(np.zeros((B, T, 6), dtype=np.float32))
-
-
-@pytest.mark.parametrize("bad_shape", [(B, T + 1), (T, B), (B, T, 1), (B,)])
-def test_mask_wrong_shape(bad_shape):
-    layer = SimpleRNN(H, name="rnn")
-    with pytest.raises(InputError, match=rf"'rnn' \(simple_rnn\): the mask must have shape \(B, T\) = \(3, 5\), "
-                                         rf"got {re_shape(bad_shape)}"):
-        layer.forward(np.zeros((B, T, F), dtype=np.float32), mask=np.ones(bad_shape, dtype=bool))
-
-
-def test_time_major_mask_is_still_batch_first():
-    layer = SimpleRNN(H, time_major=True, name="tm")
-    x = np.zeros((T, B, F), dtype=np.float32)
-    layer.forward(x, mask=np.ones((B, T), dtype=bool))
-    with pytest.raises(InputError, match=r"mask must have shape \(B, T\) = \(3, 5\), got \(5, 3\)"):
-        layer.forward(x, mask=np.ones((T, B), dtype=bool))
-
-
-def re_shape(shape):
-    return "\\(" + ", ".join(str(d) for d in shape) + (",\\)" if len(shape) == 1 else "\\)")
-
-
-@pytest.mark.parametrize("bad_shape", [(B, H + 1), (B + 1, H), (H,)])
-def test_initial_state_wrong_shape(bad_shape):
-    layer = SimpleRNN(H, name="rnn")
-    with pytest.raises(InputError, match=rf"'rnn' \(simple_rnn\): initial state 'h' must have shape "
-                                         rf"\(B, H\) = \(3, 3\), got {re_shape(bad_shape)}"):
-        layer.forward(np.zeros((B, T, F), dtype=np.float32), initial_state=[np.zeros(bad_shape, dtype=np.float32)])
-
-
-def test_initial_state_wrong_count():
-    layer = SimpleRNN(H, name="rnn")
-    h = np.zeros((B, H), dtype=np.float32)
-    with pytest.raises(InputError, match=r"'rnn' \(simple_rnn\) takes 1 initial state\(s\) \['h'\], got 2"):
-        layer.forward(np.zeros((B, T, F), dtype=np.float32), initial_state=[h, h])
-
-
 @pytest.mark.parametrize("kwargs, message", [
     ({"units": 0}, r"`units`, expected a positive integer, got 0"),
     ({"units": 3, "activation": "sigmoid"}, r"`activation`, expected one of \['tanh', 'relu'\], got 'sigmoid'"),
@@ -258,13 +205,6 @@ def test_initial_state_wrong_count():
 def test_bad_options(kwargs, message):
     with pytest.raises(ConfigError, match=message):
         SimpleRNN(**kwargs)
-
-
-def test_dropout_in_training_needs_rng():
-    layer = SimpleRNN(H, dropout=0.2, name="rnn")
-    with pytest.raises(ConfigError, match=r"'rnn' \(simple_rnn\) uses dropout in training: "
-                                          r"pass rng=np.random.default_rng\(seed\)"):
-        layer.forward(np.zeros((B, T, F), dtype=np.float32), training=True)
 
 
 # -- weights -----------------------------------------------------------------------
