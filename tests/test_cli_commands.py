@@ -335,6 +335,27 @@ def test_check_a_shape_problem_in_the_model_exits_1(chdir):
     assert "✓" not in result.output and "Traceback" not in result.output
 
 
+def test_check_expect_of_a_layer_the_model_does_not_have_is_unusable_input():
+    result = run("check", IMDB, "--expect", "typo=(B, 1)")
+    assert_unusable(result, r"the expectations name a layer the model does not have: 'typo'; expected 'output', "
+                            r"'labels' or a layer name: embedding_1, lstm_1, dense_1")
+    assert "✓" not in result.output
+    close = run("check", IMDB, "--expect", "lstm1=(B, 128)")
+    assert_unusable(close, r"the model does not have: 'lstm1' \(did you mean 'lstm_1'\?\)")
+
+
+@pytest.mark.parametrize("command", ["report", "graph", "check"])
+def test_a_specs_expect_of_an_unknown_layer_is_unusable_input_in_every_command(tmp_path, command):
+    # report and graph have no --expect; a spec's [expect] is checked when the spec loads, for every command
+    spec = tmp_path / "typo.toml"
+    spec.write_text(Path(IMDB).read_text().replace("lstm_1 = ", "typo = ", 1))
+    out = tmp_path / "out.txt"
+    result = run(command, spec, *(["-o", out] if command == "graph" else []))
+    assert_unusable(result, r"typo\.toml:21: expect\.typo: the model has no layer 'typo'; expected 'output', 'labels' "
+                            r"or a layer name: embedding_1, lstm_1, dense_1")
+    assert not out.exists()
+
+
 def test_check_data_good(chdir):
     result = run("check", "model.py:build", "--input", "(B, T, 2)", "--data", "good.npz")
     assert result.exit_code == 0, result.output

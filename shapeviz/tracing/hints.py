@@ -9,10 +9,11 @@ It never re-derives a layer's output shape.
 
 from __future__ import annotations
 
+import difflib
 import re
 from typing import TYPE_CHECKING, Any, Iterable
 
-from shapeviz.errors import ShapeError, ShapeVizError
+from shapeviz.errors import ConfigError, ShapeError, ShapeVizError
 from shapeviz.tracing.context import TraceContext
 from shapeviz.tracing.dims import Dim, shape_str
 from shapeviz.tracing.parse import parse_shape
@@ -483,12 +484,31 @@ def _compare(session: "_Session", what: str, expected_text: str, actual: tuple, 
         hint=_expectation_hint(session, expected, actual, layer_path))
 
 
+_OUTPUT_KEYS = ("output", "y", "outputs")
+_LISTED = 12  # layer names an unknown-layer message lists
+
+
+def check_expectation_names(session: "_Session", expect: dict[str, str]) -> None:
+    """Before the run: every layer an expectation names exists. A name the model does not have is a
+    mistake in the request (a ConfigError: unusable input), not a shape problem the trace found."""
+    paths = session.registered
+    names = list(dict.fromkeys([*paths, *(p.split("/")[-1] for p in paths)]))
+    for key in expect:
+        if key == "labels" or key in _OUTPUT_KEYS or key in names:
+            continue
+        close = difflib.get_close_matches(key, names, n=1, cutoff=0.6)
+        listed = ", ".join(paths[:_LISTED]) + (f", ... ({len(paths) - _LISTED} more)" if len(paths) > _LISTED else "")
+        raise ConfigError(f"the expectations name a layer the model does not have: {key!r}"
+                          + (f" (did you mean {close[0]!r}?)" if close else "")
+                          + f"; expected 'output', 'labels' or a layer name: {listed or 'none'}")
+
+
 def check_expectations(session: "_Session", expect: dict[str, str], y: Any) -> None:
     """Compare the run's shapes with the ones the user expects (``output``, layer names)."""
     for key, text in expect.items():
         if key == "labels":
             continue
-        if key in ("output", "y", "outputs"):
+        if key in _OUTPUT_KEYS:
             _compare(session, "the model's output", text, shape_of(y), None)
             continue
         record = None

@@ -327,7 +327,8 @@ def trace(model: Model, inputs: Any, *, dims: Any = None, expect: dict[str, str]
         inputs: the input's shape as ``"(B, T, 2)"``, ``"B T 2"``, ``"batch=32, seq_len=80,
             features=2"``, a tuple, or an array (its shape); an EncoderDecoder takes two.
         dims: sizes for names, ``{"B": 32}`` or ``["B=32"]``; shapes keep the names.
-        expect: expected shapes, ``{"output": "(B, 1)", "lstm_1": "(B, 128)", "labels": "(B,)"}``.
+        expect: expected shapes, ``{"output": "(B, 1)", "lstm_1": "(B, 128)", "labels": "(B,)"}``; a
+            layer name the model does not have is a ConfigError, raised before the run.
         labels: the labels' shape (traces the loss too); ``loss`` the loss to trace (else the
             model's compiled loss).
         mask: the mask's shape, e.g. ``"(B, T)"``.
@@ -376,6 +377,7 @@ def trace(model: Model, inputs: Any, *, dims: Any = None, expect: dict[str, str]
         for layer in model.layers:
             session.register(layer, layer.name, 0, prev)
             prev = layer
+        hints.check_expectation_names(session, expect)  # before the run: a typo is not a shape problem
         session.wrap_all(stack)
         stack.enter_context(backend.override(steps=session.steps_hook, mask=session.mask_hook,
                                              record=session.record_hook, revisit=session.revisit_hook))
