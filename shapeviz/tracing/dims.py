@@ -196,6 +196,10 @@ class Dim:
             return self
         return self.substitute(values)
 
+    def identical(self, other: "Dim") -> bool:
+        """Equal as polynomials, whatever the trace has bound (``B`` and ``B``, not ``B`` and 32 with B = 32)."""
+        return self is other or self._terms == other._terms
+
     def __eq__(self, other: object) -> bool:
         if isinstance(other, bool):
             return False

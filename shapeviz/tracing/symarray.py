@@ -106,6 +106,9 @@ def broadcast_shapes(op: str, operands: Sequence[Any]) -> Shape:
     if all(s == nonscalar[0] for s in nonscalar[1:]) and all(type(d) is int or isinstance(d, Dim)
                                                               for d in nonscalar[0]):
         return tuple(nonscalar[0])  # the usual case: equal shapes (and scalars) broadcast to themselves
+    fast = _broadcast_fast(nonscalar)
+    if fast is not None:
+        return fast
     ndim = max((len(s) for s in shapes), default=0)
     out: list[Any] = []
     for axis in range(-ndim, 0):
@@ -129,6 +132,34 @@ def broadcast_shapes(op: str, operands: Sequence[Any]) -> Shape:
                     op, operands, dim=f"axis {axis}", expected=size, actual=d)
         out.append(named_one if named_one is not None and is_one(size) else size)
     return norm_shape(out)
+
+
+def _broadcast_fast(shapes: Sequence[Shape]) -> Shape | None:
+    """Broadcasting decided without consulting the trace: along each axis one size (the same dim,
+    or equal ints) apart from literal 1s, as a ``(B, 1)`` mask meets ``(B, H)`` states. None when
+    sizes differ or a dim meets a number (``B`` against ``64``): the general path decides those,
+    binding names and naming clashes."""
+    out = []
+    for axis in range(-max(len(s) for s in shapes), 0):
+        size: Any = 1
+        for s in shapes:
+            if len(s) < -axis:
+                continue
+            d = s[axis]
+            if type(d) is int:
+                if d == 1:
+                    continue
+                if type(size) is not int or (size != 1 and size != d):
+                    return None
+                size = d
+            elif type(size) is int:
+                if size != 1:
+                    return None
+                size = d
+            elif not d.identical(size):  # two dims, equal as polynomials or left to the general path
+                return None
+        out.append(size)
+    return tuple(out)
 
 
 def _here() -> str:
@@ -420,8 +451,8 @@ class SymArray(np.lib.mixins.NDArrayOperatorsMixin):
         if kt is tuple and len(key) == 2 and type(key[1]) is slice and type(key[0]) is slice and key[0] == _ALL \
                 and len(shape) >= 2 and type(shape[1]) is int:
             k = key[1]  # gates[:, :H]: a block of a concrete feature axis
-            bounds = (k.start, k.stop, k.step)
-            if all(v is None or type(v) is int for v in bounds):
+            a, b, c = bounds = (k.start, k.stop, k.step)
+            if (a is None or type(a) is int) and (b is None or type(b) is int) and (c is None or type(c) is int):
                 cols = self._cols
                 if cols is None:
                     cols = self._cols = {}
@@ -436,8 +467,19 @@ class SymArray(np.lib.mixins.NDArrayOperatorsMixin):
         return view
 
     def __setitem__(self, key: Any, value: Any) -> None:
-        target = index_shape(self, key)
+        tv = type(value)
+        if tv is float or tv is int:
+            if type(key) is int or type(key) is tuple or type(key) is slice or key is Ellipsis:
+                index_shape(self, key)  # a scalar fits any part: only the index is checked
+                return
+        shape = self.shape
+        if type(key) is int and shape and type(shape[0]) is int and -shape[0] <= key < shape[0]:
+            target = shape[1:]  # buf[t] = state: the time loop's usual write
+        else:
+            target = index_shape(self, key)
         vshape = shape_of(value)
+        if len(vshape) == len(target) and vshape == target:
+            return
         # a view (not one element: x[...] of a 0-d x is a view) drops extra leading axes of 1, as numpy
         view = len(target) > 0 or key is Ellipsis or (type(key) is tuple and any(k is Ellipsis for k in key))
         while len(vshape) > len(target) and view and is_one(vshape[0]):
@@ -831,7 +873,11 @@ def _where(cond: Any, x: Any = None, y: Any = None) -> SymArray:
     if x is None or y is None:
         raise _fail("np.where(cond) returns value-dependent indices; the tracer cannot follow it", "where", [cond])
     shape = broadcast_shapes("where", [cond, x, y])
-    return SymArray(shape, np.result_type(_probe(x), _probe(y)))
+    key = (np.where, *(dt if isinstance(dt, np.dtype) else type(v) for v in (x, y) for dt in (dtype_of(v),)))
+    dtype = _DTYPES.get(key)
+    if dtype is None:
+        dtype = _DTYPES[key] = np.result_type(_probe(x), _probe(y))
+    return SymArray._made(shape, dtype)
 
 
 def _probe(x: Any) -> Any:
