@@ -321,7 +321,8 @@ _add_model_help(graph)
 @click.option("--data", "data", type=click.Path(dir_okay=False), help="An .npz with arrays x and y (and mask): "
               "the model runs on them for real, and their shapes are checked against it.")
 @click.option("--deep", is_flag=True, help="Also run the numeric pre-training checks (gradients, batch "
-              "independence, causality, loss at init, overfit one batch, gradient flow, data): exit 1 if any fails.")
+              "independence, causality, loss at init, overfit one batch, gradient flow, data), with the expectations "
+              "in the same report: exit 1 if any fails.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True,
               help="The --deep report as a table or JSON.")
 @click.option("--plot", type=click.Path(dir_okay=False), metavar="FILE.svg",
@@ -351,9 +352,6 @@ def check(ctx: click.Context, model: str, input_: str | None, dims: tuple[str, .
             raise ShapeVizError(f"--plot {plot!r}: the plot is an SVG, give a file ending in .svg")
         if not target.parent.is_dir():
             raise ShapeVizError(f"--plot {plot!r}: the directory {str(target.parent)!r} does not exist")
-    if deep:
-        _deep_check(ctx, model, input_, dims, data, fmt, plot)
-        return
     from shapeviz.tracing.parse import parse_shape
 
     wanted: dict[str, str] = {}
@@ -372,6 +370,9 @@ def check(ctx: click.Context, model: str, input_: str | None, dims: tuple[str, .
         except ShapeVizError as error:
             raise _option_error(f"--expect {name.strip()}", error) from None
         wanted[name.strip()] = shape
+    if deep:
+        _deep_check(ctx, model, input_, dims, data, fmt, plot, wanted)
+        return
     inputs, given = _parse_options(input_, dims)
     arrays = _load_npz(data) if data is not None else None
     loaded = _load(model)
@@ -391,11 +392,12 @@ def check(ctx: click.Context, model: str, input_: str | None, dims: tuple[str, .
 
 
 def _deep_check(ctx: click.Context, ref: str, input_: str | None, dims: tuple[str, ...], data: str | None,
-                fmt: str, plot: str | None = None) -> None:
-    """``check --deep``: every check of :mod:`shapeviz.checks` as a table (or JSON); exit 1 if one fails."""
+                fmt: str, plot: str | None = None, expect: dict[str, str] | None = None) -> None:
+    """``check --deep``: every check of :mod:`shapeviz.checks` as a table (or JSON), and the expectations
+    (the spec's and ``--expect``'s) as a plain check verifies them; exit 1 if one fails."""
     import json
 
-    from shapeviz.checks import run
+    from shapeviz.checks import CheckResult, run
     from shapeviz.render.checks import checks_dict, checks_table
 
     # the same checks of the options and the data file, with the same messages, as a plain check
@@ -408,8 +410,23 @@ def _deep_check(ctx: click.Context, ref: str, input_: str | None, dims: tuple[st
         from shapeviz.tracing.tracer import trace
 
         trace(loaded.model, declared, dims=sizes)  # builds the layers on the declared sizes
+    checked = {**loaded.expect, **(expect or {})}
+    # before the slow checks: an expectation naming no layer of the model is unusable input (exit 2)
+    mismatch = _trace_expectations(loaded, inputs, given, checked, arrays, data) if checked else None
     results = run(loaded.model, declared if loaded.model.built else None, arrays, dims=sizes,
                   loss=loaded.loss if loaded.model.loss is None else None)  # a compiled loss knows from_logits
+    if checked:
+        shapes = next((i for i, r in enumerate(results) if r.name == "shapes"), None)
+        listed = ", ".join(f"{k} {v}" for k, v in checked.items())
+        if mismatch is None:
+            row = CheckResult("expectations", "pass", listed, data={"expect": checked})
+        elif shapes is not None and results[shapes].status == "fail":  # the same error, found by the shapes check
+            row = CheckResult("expectations", "warn", "skipped: the shapes do not line up", "fix the shapes first",
+                              data={"expect": checked})
+        else:
+            row = CheckResult("expectations", "fail", str(mismatch).strip(), "change the model, or what you expect",
+                              data={"expect": checked, "error": str(mismatch)})
+        results.insert(0 if shapes is None else shapes + 1, row)
     if fmt == "json":
         click.echo(json.dumps(checks_dict(results, loaded.source), indent=2, default=float))
     else:
@@ -427,6 +444,28 @@ def _deep_check(ctx: click.Context, ref: str, input_: str | None, dims: tuple[st
             click.echo(f"wrote {plot} (the gradient flow over {len(flow.data['norms'])} steps)")
     if any(r.status == "fail" for r in results):
         ctx.exit(PROBLEMS)
+
+
+def _trace_expectations(loaded: Any, inputs: Any, given: dict[str, int], checked: dict[str, str],
+                        arrays: dict[str, Any] | None, path: str | None) -> ShapeError | None:
+    """``check --deep``'s expectations, traced on the input a plain check would trace: the mismatch found
+    (for the report), or None. A layer name the model does not have raises (unusable input)."""
+    import copy
+
+    from shapeviz.tracing.tracer import trace
+
+    model = loaded.model
+    if arrays is not None and not model.built:
+        if inputs is None and loaded.inputs is None:
+            _build_on(model, arrays, path)  # as a plain check does: the sample the deep checks build it on
+        else:
+            model = copy.deepcopy(model)  # the deep checks build it on the data, not on the declaration
+    declared, sizes = _declarations(loaded, inputs, given)
+    try:
+        trace(model, declared, dims=sizes, expect=checked, loss=loaded.loss, roles=loaded.roles, backward=False)
+    except ShapeError as error:
+        return error
+    return None
 
 
 def _shape(shapes: dict[str, Any]) -> str:

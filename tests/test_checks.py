@@ -266,7 +266,8 @@ def test_cli_deep_check_of_a_healthy_spec_exits_0() -> None:
     assert result.exit_code == 0, result.output
     for name in CHECKS[:-1]:
         assert name in result.output
-    assert "all 7 checks passed" in result.output
+    assert "expectations" in result.output  # the spec's [expect]
+    assert "all 8 checks passed" in result.output
 
 
 def test_cli_deep_check_plots_the_gradient_flow(tmp_path: Any) -> None:

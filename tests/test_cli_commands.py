@@ -725,11 +725,61 @@ def test_check_bad_options(chdir, options, message):
 
 
 @pytest.mark.parametrize("options", [["--data", "missing.npz"], ["--data", "not_npz.npz"], ["--data", "no_y.npz"],
-                                     ["--dim", "B=0"], ["--input", "(B, T"]])
+                                     ["--dim", "B=0"], ["--input", "(B, T"], ["--expect-output", "(B, 1"],
+                                     ["--expect", "no shape"], ["--expect", "typo=(B, 4)"]])
 def test_check_deep_reads_options_and_data_as_check_does(chdir, options):
     plain = run("check", "model.py:build", "--input", "(B, T, 2)", *options)
     deep = run("check", "model.py:build", "--input", "(B, T, 2)", "--deep", *options)
     assert_unusable(deep, re.escape(plain.output.splitlines()[0]))
+    assert "deep checks" not in deep.output  # found before the checks run
+
+
+def _rows(result: Result) -> dict[str, dict]:
+    return {c["name"]: c for c in json.loads(result.output)["checks"]}
+
+
+@pytest.mark.parametrize("fmt", ["table", "json"])
+def test_check_deep_verifies_the_expectations_as_check_does(chdir, fmt):
+    expect = ["--expect-output", "(B, 1)", "--expect", "lstm=(B, 4)"]
+    good = run("check", "model.py:build", "--input", "(B, T, 2)", "--deep", "--format", fmt, *expect)
+    assert good.exit_code == 0, good.output
+    wrong = run("check", "model.py:synced", "--input", "(B, T, 2)", "--deep", "--format", fmt, *expect[:2])
+    assert wrong.exit_code == 1, wrong.output
+    message = "forward: the model's output has shape (B, T, 1), expected (B, 1)"
+    assert message in run("check", "model.py:synced", "--input", "(B, T, 2)", *expect[:2]).output  # as plain check
+    if fmt == "json":
+        rows = _rows(good)
+        assert rows["expectations"] == {"name": "expectations", "status": "pass", "evidence": "output (B, 1), lstm (B, 4)",
+                                        "fix": "", "data": {"expect": {"output": "(B, 1)", "lstm": "(B, 4)"}}}
+        assert list(rows)[:2] == ["shapes", "expectations"]
+        report = json.loads(wrong.output)
+        rows = _rows(wrong)
+        assert report["ok"] is False and rows["expectations"]["status"] == "fail"
+        assert rows["expectations"]["evidence"].startswith(message)
+        assert [name for name, row in rows.items() if row["status"] == "fail"] == ["expectations"]
+    else:
+        assert "expectations ✓ pass output (B, 1), lstm (B, 4)" in lines(good.output)
+        assert "all 8 checks passed" in good.output
+        text = " ".join(wrong.output.split())
+        assert f"expectations ✗ fail {message}" in text and "1 failed, 0 warnings, 7 passed" in text
+
+
+def test_check_deep_verifies_a_specs_expectations():
+    result = run("check", IMDB, "--deep", "--format", "json")
+    assert result.exit_code == 0, result.output
+    assert _rows(result)["expectations"]["evidence"] == "embedding_1 (B, T, 128), lstm_1 (B, 128), output (B, 1)"
+    wrong = run("check", IMDB, "--deep", "--format", "json", "--expect", "lstm_1=(B, T, 128)")
+    assert wrong.exit_code == 1 and _rows(wrong)["expectations"]["status"] == "fail"
+
+
+def test_check_deep_skips_the_expectations_when_the_shapes_do_not_line_up(chdir):
+    result = run("check", "model.py:built", "--input", "(B, T, 3)", "--deep", "--format", "json",
+                 "--expect-output", "(B, 1)")
+    assert result.exit_code == 1, result.output
+    rows = _rows(result)
+    assert rows["shapes"]["status"] == "fail"
+    assert (rows["expectations"]["status"], rows["expectations"]["evidence"]) == ("warn", "skipped: the shapes do not "
+                                                                                          "line up")
 
 
 @pytest.mark.parametrize("output, message", [
