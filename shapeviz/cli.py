@@ -2,7 +2,8 @@
 
 Only this module prints and writes files; it turns every shapeviz error into one message
 without a traceback (``--debug`` shows it) and exits 0 when all is well, 1 when problems
-were found (a shape mismatch), 2 when the input is unusable, 130 on Ctrl-C.
+were found (a shape mismatch, a failed check, a NaN/inf loss in training), 2 when the input
+is unusable, 130 on Ctrl-C.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any, Callable
 import click
 
 from shapeviz import __version__
-from shapeviz.errors import ShapeError, ShapeVizError
+from shapeviz.errors import NonFiniteError, ShapeError, ShapeVizError
 
 PROBLEMS, UNUSABLE, INTERRUPTED = 1, 2, 130
 GRAPH_FORMATS = ("svg", "png", "pdf", "dot", "txt")
@@ -61,8 +62,9 @@ def _fail(ctx: click.Context, message: str, code: int) -> None:
 
 
 def guarded(fn: Callable) -> Callable:
-    """Run a command: shapeviz errors become a message and an exit code (1 problems found, 2 unusable
-    input, 130 Ctrl-C), never a traceback unless ``--debug`` asks for one above the message."""
+    """Run a command: shapeviz errors become a message and an exit code (1 problems found: a shape
+    mismatch, a NaN/inf loss; 2 unusable input; 130 Ctrl-C), never a traceback unless ``--debug`` asks
+    for one above the message."""
 
     @functools.wraps(fn)
     def run(*args: Any, **kwargs: Any) -> Any:
@@ -73,7 +75,7 @@ def guarded(fn: Callable) -> Callable:
             raise
         except (Exception, KeyboardInterrupt) as error:  # noqa: BLE001 - every error ends as a message
             debug = _settings(ctx).debug
-            if isinstance(error, ShapeError):
+            if isinstance(error, (ShapeError, NonFiniteError)):  # found by the run, not wrong input
                 message, code = str(error), PROBLEMS
             elif isinstance(error, ShapeVizError):
                 message, code = str(error), UNUSABLE
@@ -626,6 +628,9 @@ def train(ctx: click.Context, model: str, data: str, epochs: int, batch_size: in
           lr: float | None, clip: float | None, loss: str | None, checkpoint: str | None, resume: bool, seed: int,
           quiet: bool) -> None:
     """Train MODEL on the arrays in an .npz, with a progress bar; Ctrl-C keeps the last epoch.
+
+    Exit 0 trained, 1 a NaN/inf loss or gradient stopped training (the message names the epoch,
+    step, layer and weight), 2 unusable input, 130 Ctrl-C.
 
     \b
     Examples:

@@ -30,6 +30,8 @@ ANSI = "\x1b["
 
 # a Python model file: layers named explicitly, so that names do not depend on what ran before
 MODEL_PY = '''
+import numpy as np
+
 from shapeviz import Dense, LSTM, Sequential
 
 def build():
@@ -37,6 +39,11 @@ def build():
 
 def synced():  # one output per step: labels of shape (N, 1) do not fit it
     return Sequential([LSTM(4, return_sequences=True, name="lstm"), Dense(1, name="head")], seed=0)
+
+def poisoned():  # an inf weight in the head: the first step's loss is not finite
+    model = build().build((None, None, 2))
+    model.layers[1].params["kernel"][0, 0] = np.inf
+    return model
 
 def boom():
     raise RuntimeError("kaboom")
@@ -442,6 +449,16 @@ def test_train_prints_epochs_and_a_final_line(chdir):
     quiet = run("train", "model.py:build", "--data", "good.npz", "--epochs", "2", "--quiet")
     assert quiet.exit_code == 0
     assert len(quiet.output.splitlines()) == 1 and "Epoch" not in quiet.output
+
+
+def test_train_a_nan_loss_is_a_problem_found_exit_1(chdir):
+    result = run("train", "model.py:poisoned", "--data", "good.npz", "--batch-size", "4")
+    assert result.exit_code == 1, result.output
+    assert re.search(r"^error: the loss is (nan|inf) at epoch 1/1, step 1/3; training stopped before this update$",
+                     result.output, re.M), result.output
+    assert "first non-finite gradient: layer 'lstm' weight 'kernel'" in result.output
+    assert "non-finite weight: layer 'head' weight 'kernel' (shape (4, 1)): 0 NaN and 1 inf" in result.output
+    assert "Traceback" not in result.output and "trained" not in result.output
 
 
 @pytest.fixture
