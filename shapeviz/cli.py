@@ -681,9 +681,11 @@ def train(ctx: click.Context, model: str, data: str, epochs: int, batch_size: in
         def on_epoch_begin(epoch: int) -> None:
             begun.append(epoch)
 
+    # a bar redraws itself with ANSI cursor codes even without colours: --no-color gets a line per epoch
+    verbose = 0 if quiet else 2 if _settings(ctx).no_color else 1
     try:
         history = m.fit(x, arrays["y"], batch_size=batch_size, epochs=epochs, mask=arrays.get("mask"),
-                        validation_data=validation, seed=seed, verbose=0 if quiet else 1, checkpoint=checkpoint,
+                        validation_data=validation, seed=seed, verbose=verbose, checkpoint=checkpoint,
                         resume=resume, callbacks=[_First()])
     except (InputError, ShapeError) as error:
         raise ShapeVizError(f"cannot train on the arrays in {data!r}:\n{error}") from None

@@ -461,6 +461,26 @@ def test_train_a_nan_loss_is_a_problem_found_exit_1(chdir):
     assert "Traceback" not in result.output and "trained" not in result.output
 
 
+@pytest.mark.parametrize("how", ["--no-color before", "--no-color after", "NO_COLOR"])
+def test_train_no_color_writes_no_ansi_codes(chdir, monkeypatch, how):
+    progress = importlib.import_module("shapeviz.train.progress")
+    monkeypatch.setattr(progress, "_isatty", lambda stream: True)  # a terminal: the progress bar
+    forced = {"FORCE_COLOR": "1"}  # rich draws as on a terminal even though CliRunner is not one
+    command = ["train", "model.py:build", "--data", "good.npz", "--epochs", "2", "--batch-size", "4"]
+    coloured = run(*command, env=forced)
+    assert coloured.exit_code == 0, coloured.output
+    assert ANSI in coloured.output  # the bar: else this test would prove nothing
+    args = {"--no-color before": ["--no-color", *command], "--no-color after": [*command, "--no-color"],
+            "NO_COLOR": command}[how]
+    plain = run(*args, env={**forced, "NO_COLOR": "1"} if how == "NO_COLOR" else forced)
+    assert plain.exit_code == 0, plain.output
+    assert ANSI not in plain.output
+    out = plain.output.splitlines()  # one line per epoch instead of a bar redrawn in place
+    assert re.fullmatch(r"Epoch 1/2 - loss: \d+\.\d{4}", out[0])
+    assert re.fullmatch(r"Epoch 2/2 - loss: \d+\.\d{4}", out[1])
+    assert out[2].startswith("trained epochs 1-2 of 2: loss: ")
+
+
 @pytest.fixture
 def compiled(monkeypatch):
     """What fit is called with: the model (its loss and optimizer) and the keyword arguments."""
