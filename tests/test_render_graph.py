@@ -147,9 +147,67 @@ def test_bidirectional_two_rows_opposite_arrows_and_merge(traces: dict[str, Trac
     # concat of the forward direction's last step and the backward direction's, which is step 0
     assert sorted((pic.box(l.src).col, l.src_port) for l in merge) == [(0, "hb"), (len(pic.columns) - 1, "hf")]
     source = unrolled_graph(traces["addition"]).source
-    assert "dir=back" in source and "h←_0  (B, 100)" in source and "m<br/>(B, 200)" in source
+    assert "h←_0  (B, 100)" in source and "m<br/>(B, 200)" in source
     lstm = unrolled(traces["addition_lstm"])
     assert {p for b in lstm.boxes for p in b.ports} == {"hb", "cb", "hf", "cf"}
+
+
+def dot_edges(source: str) -> list[tuple[str, str, str]]:
+    """Every edge of a DOT source as (tail, head, attributes), ports included."""
+    return re.findall(r"^\s*(\S+) -> (\S+)(?: \[(.*)\])?$", source, re.M)
+
+
+def bidirectional_models() -> dict[str, Trace]:
+    return {"seq": trace(Sequential([Bidirectional(LSTM(3, return_sequences=True)), Dense(2)]), "(B, T, 3)"),
+            "unmerged": trace(Sequential([Bidirectional(GRU(3), merge_mode=None)]), "(B, T, 3)"),
+            "stack": trace(Sequential([Bidirectional(SimpleRNN(3, return_sequences=True)),
+                                       Bidirectional(SimpleRNN(3), merge_mode="sum"), Dense(2)]), "(B, T, 3)")}
+
+
+@pytest.mark.parametrize("rolled", [False, True], ids=["unrolled", "rolled"])
+def test_every_arrow_points_the_way_the_data_flows(rolled: bool, traces: dict[str, Trace]) -> None:
+    for name, tr in {**traces, **bidirectional_models()}.items():
+        pic = unrolled(tr, rolled=rolled)
+        source = unrolled_graph(tr, rolled=rolled).source
+        links = {(l.src, l.dst) for l in pic.links if l.kind != "align"}
+        assert not re.search(r"\bdir=", source), name  # an arrowhead drawn at the tail is an arrow read backwards
+        drawn = [(t.split(":")[0], h.split(":")[0]) for t, h, a in dot_edges(source) if "style=invis" not in a]
+        assert drawn and set(drawn) == links, f"{name}: reversed or missing arrows {set(drawn) ^ links}"
+        for link in (l for l in pic.links if l.kind == "merge"):  # from each direction's state into the merge
+            assert pic.box(link.dst).row == pic.box(link.src).row + 1
+            tails = [t for t, h, _ in dot_edges(source)
+                     if h == link.dst and t.startswith(f"{link.src}:{link.src_port}:")]
+            assert len(tails) == 1, f"{name}: no arrow {link.src}:{link.src_port} -> {link.dst}"
+    source = unrolled_graph(traces["addition"], rolled=rolled).source
+    merge = "r2c0" if rolled else "r2c4"  # the backward state h←_0 leaves by its top, into the merge box
+    assert f"\tr1c0:hb:n -> {merge} [label=concat" in source
+
+
+def svg_edge(svg: str, tail: str, head: str) -> tuple[tuple[float, float], tuple[float, float]]:
+    """Where the SVG's edge from node ``tail`` to node ``head`` starts, and the middle of its arrowhead."""
+    root = ET.fromstring(svg)
+    for g in root.iter(f"{SVG_NS}g"):
+        ends = [end.split(":")[0] for end in (g.findtext(f"{SVG_NS}title") or "").split("->")]
+        if g.get("class") == "edge" and ends == [tail, head]:
+            start = tuple(map(float, re.match(r"M\s*([-\d.]+),([-\d.]+)", g.find(f"{SVG_NS}path").get("d")).groups()))
+            points = [tuple(map(float, p.split(","))) for p in g.find(f"{SVG_NS}polygon").get("points").split()]
+            return start, (sum(p[0] for p in points) / len(points), sum(p[1] for p in points) / len(points))
+    raise KeyError(f"{tail} -> {head}")
+
+
+def test_the_backward_state_arrow_ends_at_the_merge_box_in_the_svg(svgs: dict[str, str]) -> None:
+    """The picture a reader sees (graphviz-pure): h←_0's arrow into the merge box has its head at
+    the box, and leaves h←_0 away from where the recurrent arrow from h←_1 ends."""
+    svg = svgs["addition"]
+    start, head = svg_edge(svg, "r1c0", "r2c4")
+    _, merge_head = svg_edge(svg, "r1c4", "r2c4")
+    _, recurrent_head = svg_edge(svg, "r1c1", "r1c0")
+    m = next((x, y) for t, x, y in svg_texts(svg) if t == "m")
+    h0 = next((x, y) for t, x, y in svg_texts(svg) if t.startswith("h←_0"))
+    assert abs(head[0] - m[0]) < 40 and abs(head[1] - m[1]) < 30, (head, m)  # the arrowhead at m
+    assert abs(merge_head[1] - m[1]) < 40
+    assert start[1] < h0[1] - 5 and abs(start[0] - h0[0]) < 100  # out of the top of h←_0
+    assert abs(start[0] - recurrent_head[0]) + abs(start[1] - recurrent_head[1]) > 20
 
 
 def test_encoder_decoder_hands_over_its_state(traces: dict[str, Trace]) -> None:

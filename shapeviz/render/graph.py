@@ -120,14 +120,15 @@ def _edge(g: graphviz.Digraph, pic: Unrolled, link: Link) -> None:
         else:  # leftward: no say in the order (dot would put its tail left), which invisible edges keep
             g.edge(tail + west, head + east, constraint="false", **attrs)
         return
-    if link.src_port and src.ports and link.src_port != src.ports[0]:
-        tail += ":e"  # up from a lower cell: leave by its side, not through the cells above it
+    if link.src_port and src.ports:  # up from a cell: the top one by its top, clear of the arrows along time
+        tail += ":n" if link.src_port == src.ports[0] else ":e"  # a lower one by its side, not through the cells above
     if src.col == dst.col:
         attrs["weight"] = "8"  # keep a column straight: a box right above what it reads
-    if dst.row > src.row:  # ranks run top to bottom (rankdir=TB keeps HTML ports where they are drawn)
-        g.edge(head, tail, dir="back", **attrs)
-    else:
-        g.edge(tail, head, **attrs)
+    # declared the way the data flows (no dir=back: the DOT reads right and the head is drawn at the
+    # reader on both engines). An arrow up the picture runs against the ranks (rankdir=TB keeps HTML
+    # ports where they are drawn; BT flips them), so dot reverses it internally, as any edge that
+    # closes a cycle with the row titles' chain, declared from the top row down
+    g.edge(tail, head, **attrs)
 
 
 def graph_of(pic: Unrolled) -> UnrolledGraph:
