@@ -786,8 +786,9 @@ def test_check_deep_verifies_the_expectations_as_check_does(chdir, fmt):
     assert message in run("check", "model.py:synced", "--input", "(B, T, 2)", *expect[:2]).output  # as plain check
     if fmt == "json":
         rows = _rows(good)
-        assert rows["expectations"] == {"name": "expectations", "status": "pass", "evidence": "output (B, 1), lstm (B, 4)",
-                                        "fix": "", "data": {"expect": {"output": "(B, 1)", "lstm": "(B, 4)"}}}
+        assert rows["expectations"] == {"name": "expectations", "status": "pass", "fix": "",
+                                        "evidence": "output (B, 1), lstm (B, 4)",
+                                        "data": {"expect": {"output": "(B, 1)", "lstm": "(B, 4)"}}}
         assert list(rows)[:2] == ["shapes", "expectations"]
         report = json.loads(wrong.output)
         rows = _rows(wrong)
