@@ -11,7 +11,7 @@ from shapeviz.errors import ConfigError, InputError
 
 
 class MaskingCache(NamedTuple):
-    keep: Any  # (B, T, 1) bool: the timestep has a feature != mask_value
+    keep: Any  # (B, T, 1) ((T, B, 1) for time-major data) bool: the timestep has a feature != mask_value
 
 
 class Masking(Layer):
@@ -20,6 +20,10 @@ class Masking(Layer):
 
     A padded timestep (every feature equal to ``mask_value``) comes out as zeros and is
     skipped by the recurrent layers that read the mask.
+
+    The layer works in either layout: on time-major data (T, B, F) its output is (T, B, F) and
+    ``compute_mask`` gives (T, B). A Sequential reads the layout off the recurrent layer the mask
+    goes to and hands that layer the mask as (B, T), the shape every mask has in the model.
 
     Args:
         mask_value: the padding value, 0.0 by default.
@@ -46,8 +50,8 @@ class Masking(Layer):
 
     def forward(self, x: Any, *, mask: Any = None, training: bool = False,
                 rng: np.random.Generator | None = None) -> tuple[Any, MaskingCache]:
-        """Args: x: (B, T, F); mask: ignored (the mask comes from x, see ``compute_mask``).
-        Returns y: (B, T, F), zero on padded timesteps."""
+        """Args: x: (B, T, F) or (T, B, F); mask: ignored (the mask comes from x, see ``compute_mask``).
+        Returns y: the shape of x, zero on padded timesteps."""
         self._check(x)
         self.ensure_built(x, rng)
         keep = np.any(x != self.mask_value, axis=-1, keepdims=True)  # (B, T, 1)
@@ -58,7 +62,8 @@ class Masking(Layer):
         return dy * cache.keep  # (B, T, F)
 
     def compute_mask(self, x: Any) -> Any:
-        """The (B, T) bool mask of the output: True where a timestep has a feature != mask_value."""
+        """The (B, T) bool mask of the output ((T, B) for time-major x): True where a timestep
+        has a feature != mask_value."""
         self._check(x)
         return np.any(x != self.mask_value, axis=-1)  # (B, T)
 

@@ -21,6 +21,26 @@ def _is_recurrent(layer: Layer) -> bool:
     return isinstance(layer, Recurrent) or hasattr(layer, "backward_with_state")
 
 
+def time_major_inputs(layers: Sequence[Layer]) -> list[bool]:
+    """Per layer, whether the sequence it reads is time-major (T, B, ...).
+
+    A recurrent layer (or Bidirectional) says so with ``time_major``. A layer that works in any
+    layout (Masking, Dense, Dropout, Embedding) takes the layout of the next recurrent layer, which
+    reads its output, else of the previous one if that hands on a sequence, else batch-first."""
+    declared = [getattr(layer, "time_major", False) if _is_recurrent(layer) else None for layer in layers]
+    out = []
+    for i, tm in enumerate(declared):
+        if tm is None:
+            readers = [d for d in declared[i + 1:] if d is not None]
+            writers = [layer for layer, d in zip(layers[:i], declared) if d is not None]
+            if readers:
+                tm = readers[0]
+            elif writers and getattr(writers[-1], "return_sequences", False):
+                tm = writers[-1].time_major
+        out.append(bool(tm))
+    return out
+
+
 class Sequential(Model):
     """Layers applied in order. Covers one-to-one (Dense stacks), many-to-one (a recurrent
     layer without ``return_sequences`` under a head) and synced many-to-many (every recurrent
@@ -78,31 +98,35 @@ class Sequential(Model):
 
     def forward(self, x: Any, *, mask: Any = None, training: bool = False, rng: np.random.Generator | None = None,
                 initial_states: dict[str, Any] | None = None) -> tuple[Any, SequentialCache]:
-        """Args: x: the first layer's input, e.g. (B, T, F) or ids (B, T); mask: (B, T) bool or None;
+        """Args: x: the first layer's input, e.g. (B, T, F) or ids (B, T), or (T, B, F) for time_major
+        layers; mask: (B, T) bool or None, in either layout (so is the mask a Masking layer makes);
         initial_states: per recurrent layer name, its initial states (truncated BPTT carries them).
         Returns y, e.g. (B, C) or (B, T, C), and the cache."""
         caches, masks = [], []
-        for layer in self._layers:
+        for layer, time_major in zip(self._layers, time_major_inputs(self._layers)):
             layer.ensure_built(x, self.init_rng, self.dtype)
             kwargs: dict[str, Any] = {"mask": mask, "training": training, "rng": rng}
             if initial_states and layer.name in initial_states:
                 kwargs["initial_state"] = initial_states[layer.name]
             y, cache = layer.forward(x, **kwargs)
-            mask = self._next_mask(layer, x, mask)
+            mask = self._next_mask(layer, x, mask, time_major)
             caches.append(cache)
             masks.append(mask)
             x = y
         return x, SequentialCache(caches, masks)
 
     @staticmethod
-    def _next_mask(layer: Layer, x: Any, mask: Any) -> Any:
+    def _next_mask(layer: Layer, x: Any, mask: Any, time_major: bool = False) -> Any:
         """The mask of ``layer``'s output: a mask the layer makes from its input (Embedding with
-        mask_zero, Masking) is combined with the one it was given, never silently replaces it."""
+        mask_zero, Masking) is combined with the one it was given, never silently replaces it.
+        ``time_major``: ``x`` is (T, B, ...), so the mask it makes is (T, B) and is turned to (B, T)."""
         passed = layer.output_mask(mask)
         compute_mask = getattr(layer, "compute_mask", None)
         made = compute_mask(x) if compute_mask is not None else None
         if made is None:
             return passed
+        if time_major:
+            made = made.T  # (B, T): masks are batch-first whatever the data's layout
         if passed is not None and tuple(passed.shape) != tuple(made.shape):  # else numpy's bare broadcast error
             B, T = made.shape
             raise InputError(f"layer {layer.name!r} ({layer.kind}): the mask must have shape (B, T) = ({B}, {T}), "
