@@ -60,7 +60,7 @@ def test_sequential_synced_gradients_and_output_mask():
 
 
 def test_sequential_one_to_one():
-    model = Sequential([Dense(4, activation="relu"), Dense(2)], dtype="float64")
+    model = Sequential([Dense(4, activation="relu"), Dense(2)], dtype="float64", seed=0)  # seeded: a relu kink near an input makes a random draw fail
     x = np.random.default_rng(3).normal(size=(5, 3))
     assert_grads(model_grad_errors(model, x, lambda x: model.forward(x)), **KINKED)
     assert model.mode == "one-to-one"
