@@ -174,11 +174,72 @@ def test_gradient_flow_catches_vanishing_gradients_in_a_long_tanh_rnn() -> None:
     assert "dL/dh_t" in r.evidence and r.data["norms"][0] < 1e-10 * max(r.data["norms"])
 
 
-def test_gradient_flow_reads_dh_t_of_the_first_recurrent_layer() -> None:
-    model = Sequential([SimpleRNN(4, return_sequences=True), LSTM(3), Dense(1)], seed=0).build((None, None, 2))
+def test_gradient_flow_reports_every_recurrent_layer_of_a_stack() -> None:
+    import io
+    import json
+
+    from rich.console import Console
+
+    from shapeviz.render.checks import checks_dict, checks_table
+
+    model = Sequential([SimpleRNN(4, return_sequences=True, name="lower"), LSTM(3, name="upper"), Dense(1)],
+                       seed=0).build((None, None, 2))
     x = np.random.default_rng(0).standard_normal((2, 7, 2)).astype(np.float32)
     r = by_name(run(model, x, only=["gradient flow"]))["gradient flow"]
-    assert r.status == "pass" and r.data["layers"] == 2 and len(r.data["norms"]) == 7
+    assert r.status == "pass" and r.data["layers"] == 2
+    assert [(s["layer"], s["T"], len(s["norms"]), s["status"]) for s in r.data["series"]] == [
+        ("lower", 7, 7, "pass"), ("upper", 7, 7, "pass")]
+    assert r.data["layer"] == "lower" and r.data["norms"] == r.data["series"][0]["norms"]  # all pass: the first
+    lines = r.evidence.splitlines()
+    assert [line.split(":")[0] for line in lines] == ["lower", "upper"] and all("t=0..6" in line for line in lines)
+    out = json.loads(json.dumps(checks_dict([r])))  # the --format json form
+    assert [s["layer"] for s in out["checks"][0]["data"]["series"]] == ["lower", "upper"]
+    console = Console(file=io.StringIO(), width=100, color_system=None)
+    console.print(checks_table([r]))
+    text = console.file.getvalue()
+    assert "lower: ‖dL/dh_t‖ t=0..6" in text and "upper: ‖dL/dh_t‖ t=0..6" in text
+
+
+def test_gradient_flow_names_the_one_layer_whose_gradient_vanishes() -> None:
+    """The lower layer carries its gradient back (an identity recurrence), the upper one loses it:
+    reading only the first layer would pass this model."""
+    model = Sequential([SimpleRNN(8, return_sequences=True, name="lower"), SimpleRNN(8, name="upper"), Dense(1)],
+                       seed=0).build((None, None, 2))
+    lower, upper = model.layers[0], model.layers[1]
+    lower.params["recurrent_kernel"][...] = np.eye(8, dtype=np.float32)
+    lower.params["kernel"] *= 0.1
+    upper.params["recurrent_kernel"] *= 0.05
+    upper.params["kernel"] *= 0.3
+    x = np.random.default_rng(0).standard_normal((2, 100, 2)).astype(np.float32)
+    r = by_name(run(model, x, only=["gradient flow"]))["gradient flow"]
+    assert r.status == "fail"
+    assert {s["layer"]: (s["status"], s["problem"]) for s in r.data["series"]} == {
+        "lower": ("pass", "none"), "upper": ("fail", "vanishing")}
+    assert r.data["layer"] == "upper" and r.data["vanish_ratio"] < 1e-10 and len(r.data["norms"]) == 100
+    lower_line, upper_line = r.evidence.splitlines()
+    assert "vanishing" in upper_line and "vanishing" not in lower_line
+    assert r.fix.startswith("early steps of upper get no gradient")
+    with pytest.raises(AssertionError, match="early steps of upper"):
+        assert_sane(model, x, only=["gradient flow"])
+
+
+def test_gradient_flow_reports_both_directions_and_every_model_kind() -> None:
+    bi = Sequential([Bidirectional(GRU(3, name="g"), name="bi"), Dense(1)], seed=0).build((None, None, 2))
+    x = np.random.default_rng(0).standard_normal((2, 6, 2)).astype(np.float32)
+    r = by_name(run(bi, x, only=["gradient flow"]))["gradient flow"]
+    assert [(s["layer"], s["go_backwards"], s["T"]) for s in r.data["series"]] == [
+        ("bi/forward_g", False, 6), ("bi/backward_g", True, 6)]
+    assert "bi/backward_g (go_backwards: t reads x_{T-1-t}):" in r.evidence
+    # the processing order: BPTT enters both directions at their last step (many-to-one)
+    assert all(s["norms"][-1] == s["peak"] for s in r.data["series"])
+    model = healthy("one-to-many")
+    r = by_name(run(model, only=["gradient flow"]))["gradient flow"]
+    assert [(s["layer"], s["T"]) for s in r.data["series"]] == [(model.stack[0].name, 3)]  # run a step at a time
+    model = healthy("many-to-many")
+    rng = np.random.default_rng(0)
+    x2 = (rng.standard_normal((2, 4, 3)).astype(np.float32), rng.standard_normal((2, 3, 2)).astype(np.float32))
+    r = by_name(run(model, x2, only=["gradient flow"]))["gradient flow"]
+    assert [(s["layer"], s["T"]) for s in r.data["series"]] == [(model.encoder[0].name, 4), (model.decoder[0].name, 3)]
 
 
 def test_sparkline_is_log_scaled() -> None:
@@ -404,3 +465,19 @@ def test_flow_svg_plots_the_series_on_a_log_scale() -> None:
     ys = [float(p.split(",")[1]) for p in line.get("points", "").split()]
     assert ys[0] > ys[1] > ys[2] and abs((ys[0] - ys[1]) - (ys[1] - ys[2])) < 1e-6  # equal steps in log10
     assert "t = 0..2" in svg
+
+
+def test_flow_svg_draws_a_line_and_a_legend_entry_per_layer() -> None:
+    import xml.etree.ElementTree as ET
+
+    from shapeviz.render.checks import flow_svg
+
+    ns = "{http://www.w3.org/2000/svg}"
+    root = ET.fromstring(flow_svg({"lower": [1e-3, 1e-2, 1e-1], "bi/backward_g": [1e-9, 1e-5, 1.0, 0.5]}))
+    lines = root.findall(f"{ns}polyline")
+    assert [line.findtext(f"{ns}title") for line in lines] == ["lower", "bi/backward_g"]
+    assert [len(line.get("points", "").split()) for line in lines] == [3, 4]
+    assert len({line.get("stroke") for line in lines}) == 2
+    texts = ["".join(t.itertext()) for t in root.iter(f"{ns}text")]
+    assert "lower" in texts and "bi/backward_g" in texts and any("t = 0..3" in t for t in texts)
+    assert float(root.get("height")) > 160  # the legend under the plot

@@ -8,6 +8,7 @@ import numpy as np
 
 from shapeviz.checks.common import CheckResult, Differentiable, Problem, float64_twin
 from shapeviz.core.model import Model
+from shapeviz.core.recurrent import Recurrent
 
 LEAK = 1e-9  # a relative gradient above this between samples (or from the future) is a dependence
 BARS = "▁▂▃▄▅▆▇█"
@@ -229,64 +230,137 @@ def sparkline(values: np.ndarray) -> str:
     return "".join(BARS[i] for i in idx)
 
 
-def _dh_series(twin: Model, p: Problem) -> list[list[float]]:
-    """‖dL/dh_t‖ for every t of every recurrent layer, read from the core's step records during one
-    real backward (in processing order; the layers in forward order)."""
+def _recurrent_layers(model: Model) -> list[tuple[str, Recurrent]]:
+    """Every recurrent layer with its path, in forward order: a Bidirectional's two directions as
+    ``bidirectional_1/forward_lstm_1`` and ``bidirectional_1/backward_lstm_1``."""
+    out: list[tuple[str, Recurrent]] = []
+
+    def walk(layer: Any, prefix: str) -> None:
+        for sub in layer.sublayers():
+            walk(sub, f"{prefix}{layer.name}/")
+        if isinstance(layer, Recurrent) and all(layer is not seen for _, seen in out):
+            out.append((prefix + layer.name, layer))
+    for layer in model.layers:
+        walk(layer, "")
+    return out
+
+
+def _dh_series(twin: Model, p: Problem) -> list[tuple[str, Recurrent, list[float]]]:
+    """``(path, layer, ‖dL/dh_t‖ for every t)`` of every recurrent layer, in forward order, read from
+    the core's step records during one real backward. t is the step in the layer's processing order
+    (a go_backwards layer's step t reads x_{T-1-t}); a layer run one step at a time (OneToMany, a
+    generating decoder) is run backward once a step, last step first."""
     from shapeviz.core import backend
 
-    segments: list[dict[int, float]] = []
-    last: list[int] = []
+    layers = _recurrent_layers(twin)
+    calls: dict[str, list[dict[int, float]]] = {path: [] for path, _ in layers}
+    running: list[str] = []
 
     def hook(event: str, t: Any, tensors: dict) -> None:
-        if event != "backward" or "dh_t" not in tensors:
-            return
-        t = int(t)
-        if not last or t >= last[0]:  # each layer's loop runs t = T-1 .. 0: a rise starts another layer
-            segments.append({})
-        last[:] = [t]
-        dh = np.asarray(tensors["dh_t"], dtype=np.float64)
-        segments[-1][t] = float(np.sqrt(np.sum(dh * dh)))  # read now: the loop reuses its arrays
+        if event == "backward" and "dh_t" in tensors and running:
+            dh = np.asarray(tensors["dh_t"], dtype=np.float64)
+            calls[running[-1]][-1][int(t)] = float(np.sqrt(np.sum(dh * dh)))  # read now: the loop reuses its arrays
+
+    def wrap(path: str, run_backward: Any) -> Any:  # on the twin's instance: which layer the records are of
+        def call(*args: Any, **kwargs: Any) -> Any:
+            calls[path].append({})
+            running.append(path)
+            try:
+                return run_backward(*args, **kwargs)
+            finally:
+                running.pop()
+        return call
 
     y, cache = twin.forward(p.x, mask=p.mask, training=False)
     _, lc = p.loss.forward(y, p.y, mask=twin.output_mask(cache))
-    with backend.override(record=hook):
-        twin.backward(p.loss.backward(lc), cache)
-    return [[seg[t] for t in sorted(seg)] for seg in reversed(segments)]  # backward runs the last layer first
+    for path, layer in layers:
+        layer.run_backward = wrap(path, layer.run_backward)  # type: ignore[method-assign]
+    try:
+        with backend.override(record=hook):
+            twin.backward(p.loss.backward(lc), cache)
+    finally:
+        for _, layer in layers:
+            del layer.run_backward
+    return [(path, layer, [seg[t] for seg in reversed(calls[path]) for t in sorted(seg)])
+            for path, layer in layers if calls[path]]
+
+
+_SEVERITY = {"pass": 0, "warn": 1, "fail": 2}
+
+
+def _flow_of(path: str, layer: Recurrent, norms: np.ndarray) -> dict[str, Any]:
+    """One layer's series, its numbers, and what they say: ``status``, ``problem`` ("none",
+    "no gradient", "vanishing", "exploding") and ``finding`` (words for the evidence)."""
+    T = len(norms)
+    peak, first, last = float(norms.max()), float(norms[0]), float(norms[-1])
+    s: dict[str, Any] = {"layer": path, "go_backwards": bool(layer.go_backwards), "norms": [float(n) for n in norms],
+                         "T": T, "first": first, "last": last, "peak": peak, "status": "pass", "problem": "none",
+                         "finding": ""}
+    if peak == 0.0 or not np.all(np.isfinite(norms)):
+        s.update(status="fail", problem="no gradient", finding="no gradient reaches its states" if peak == 0.0
+                 else "NaN or inf in its gradient")
+        return s
+    low, high = first / peak, peak / max(last, 1e-300)
+    s.update(vanish_ratio=low, explode_ratio=high)
+    if T > 1 and last > 0:  # the mean factor per step back from the last step to step 0
+        s["per_step"] = float((first / last) ** (1.0 / (T - 1)))
+    if low < 1e-10:
+        s.update(status="fail", problem="vanishing", finding=f"vanishing: step 0 gets {low:.0e} of the peak")
+    elif high > 1e6 and T > 1 and int(norms.argmax()) < T - 1:
+        s.update(status="fail", problem="exploding", finding=f"exploding: {high:.0e} times the last step")
+    elif low < 1e-8 or high > 1e3:
+        s.update(status="warn", problem="vanishing" if low < 1e-8 else "exploding",
+                 finding=f"step 0 gets {low:.0e} of the peak" if low < 1e-8 else f"{high:.0e} times the last step")
+    return s
+
+
+def _flow_line(s: dict[str, Any]) -> str:
+    norms = np.array(s["norms"])
+    bars = sparkline(norms) if np.all(np.isfinite(norms)) else "NaN or inf"
+    ev = f"‖dL/dh_t‖ t=0..{s['T'] - 1}: {bars}  first {s['first']:.1e}, last {s['last']:.1e}, peak {s['peak']:.1e}"
+    if "per_step" in s:
+        ev += f", ×{s['per_step']:.2f} per step back"
+    return ev + (f" — {s['finding']}" if s["finding"] else "")
+
+
+_FIXES = {
+    "no gradient": "the loss does not reach the recurrent states of {names}: look for a detached or zero path",
+    "vanishing": "early steps of {names} get no gradient: use an LSTM/GRU, a larger (orthogonal) recurrent "
+                 "initialisation, or shorter sequences (truncated BPTT)",
+    "exploding": "gradients grow back through time in {names}: clip them (clipnorm=1), scale down the "
+                 "recurrent kernel, or use an LSTM/GRU",
+}
 
 
 def gradient_flow(model: Model, p: Problem) -> CheckResult:
-    """The norm of dL/dh_t for every t of the first recurrent layer (the one farthest from the loss),
-    from one real backward pass through the float64 twin."""
+    """The norm of dL/dh_t for every t of every recurrent layer (both directions of a Bidirectional,
+    each in its processing order), from one real backward pass through the float64 twin.
+
+    A layer fails when its step 0 gets less than 1e-10 of its peak (vanishing), when its gradient
+    grows more than 1e6 times back through time (exploding), or when none reaches it; the check
+    takes the worst layer's status and names it. ``data["series"]`` holds every layer's numbers;
+    ``norms``, ``T`` and the ratios at the top are those of ``data["layer"]``: the first layer
+    (in forward order) of the worst status."""
     twin = float64_twin(model)
     x = p.x if not (isinstance(p.x, np.ndarray) and p.x.dtype.kind == "f") else p.x.astype(np.float64)
-    series = _dh_series(twin, Problem(x, p.y, p.mask, p.loss))
+    series = [_flow_of(path, layer, np.array(norms)) for path, layer, norms in
+              _dh_series(twin, Problem(x, p.y, p.mask, p.loss))]
     if not series:
         return CheckResult("gradient flow", "pass", f"not applicable: no recurrent layer ({model.mode})", data={})
-    norms = np.array(series[0])
-    T = len(norms)
-    peak = float(norms.max())
-    first, last = float(norms[0]), float(norms[-1])
-    data = {"norms": [float(n) for n in norms], "T": T, "layers": len(series)}
-    ev = f"‖dL/dh_t‖ t=0..{T - 1}: {sparkline(norms)}  first {first:.1e}, last {last:.1e}, peak {peak:.1e}"
-    if peak == 0.0 or not np.all(np.isfinite(norms)):
-        return CheckResult("gradient flow", "fail", ev, "the loss does not reach the recurrent states: look "
-                           "for a detached or zero path", data)
-    low = first / peak
-    high = peak / max(last, 1e-300)
-    data.update(vanish_ratio=low, explode_ratio=high)
-    if T > 1 and last > 0:  # the mean factor per step back from the last step to step 0
-        data["per_step"] = float((first / last) ** (1.0 / (T - 1)))
-        ev += f", ×{data['per_step']:.2f} per step back"
-    if low < 1e-10:
-        return CheckResult("gradient flow", "fail", ev + f" — vanishing: step 0 gets {low:.0e} of the peak",
-                           "early steps get no gradient: use an LSTM/GRU, a larger (orthogonal) recurrent "
-                           "initialisation, or shorter sequences (truncated BPTT)", data)
-    if high > 1e6 and T > 1 and int(norms.argmax()) < T - 1:
-        return CheckResult("gradient flow", "fail", ev + f" — exploding: {high:.0e} times the last step",
-                           "gradients grow back through time: clip them (clipnorm=1), scale down the "
-                           "recurrent kernel, or use an LSTM/GRU", data)
-    if low < 1e-8 or high > 1e3:
-        what = f"step 0 gets {low:.0e} of the peak" if low < 1e-8 else f"{high:.0e} times the last step"
-        return CheckResult("gradient flow", "warn", ev + f" — {what}",
-                           "watch early steps: an LSTM/GRU or clipping may be needed", data)
-    return CheckResult("gradient flow", "pass", ev, data=data)
+    worst = max(series, key=lambda s: _SEVERITY[s["status"]])  # the first of the worst: max keeps the first
+    data = {"layer": worst["layer"], "layers": len(series),
+            **{k: worst[k] for k in ("norms", "T", "vanish_ratio", "explode_ratio", "per_step") if k in worst},
+            "series": series}
+    if len(series) == 1:  # one layer: no name needed
+        ev = _flow_line(worst)
+    else:
+        ev = "\n".join(f"{s['layer']}{' (go_backwards: t reads x_{T-1-t})' if s['go_backwards'] else ''}: "
+                        f"{_flow_line(s)}" for s in series)
+    if worst["status"] == "pass":
+        return CheckResult("gradient flow", "pass", ev, data=data)
+    same = [s["layer"] for s in series if (s["status"], s["problem"]) == (worst["status"], worst["problem"])]
+    names = " and ".join(same)
+    if worst["status"] == "warn":
+        return CheckResult("gradient flow", "warn", ev,
+                           f"watch early steps of {names}: an LSTM/GRU or clipping may be needed", data)
+    return CheckResult("gradient flow", "fail", ev, _FIXES[worst["problem"]].format(names=names), data)
