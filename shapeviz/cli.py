@@ -328,7 +328,7 @@ _add_model_help(graph)
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True,
               help="The --deep report as a table or JSON.")
 @click.option("--plot", type=click.Path(dir_okay=False), metavar="FILE.svg",
-              help="With --deep: also write the gradient-flow series ‖dL/dh_t‖ as an SVG plot.")
+              help="With --deep: also write the gradient-flow series ‖dL/dh_t‖ of every recurrent layer as an SVG plot.")
 @common_options
 @click.pass_context
 @guarded
@@ -441,9 +441,12 @@ def _deep_check(ctx: click.Context, ref: str, input_: str | None, dims: tuple[st
         if flow is None:
             raise ShapeVizError(f"--plot: no gradient-flow series to draw ({loaded.source} has no recurrent layer, "
                                 "or the check was skipped)")
-        write_atomic(plot, flow_svg(flow.data["norms"]).encode("utf-8"))
+        series = {s["layer"]: s["norms"] for s in flow.data.get("series", [])}  # every recurrent layer
+        write_atomic(plot, flow_svg(series if len(series) > 1 else flow.data["norms"]).encode("utf-8"))
         if fmt != "json":
-            click.echo(f"wrote {plot} (the gradient flow over {len(flow.data['norms'])} steps)")
+            layers = f" of {len(series)} recurrent layers" if len(series) > 1 else ""
+            lengths = dict.fromkeys(len(v) for v in series.values()) or {len(flow.data["norms"]): None}
+            click.echo(f"wrote {plot} (the gradient flow{layers} over {' and '.join(map(str, lengths))} steps)")
     if any(r.status == "fail" for r in results):
         ctx.exit(PROBLEMS)
 

@@ -348,6 +348,16 @@ def test_cli_deep_check_plots_the_gradient_flow(tmp_path: Any) -> None:
     assert not (tmp_path / "f.svg").exists() and not (tmp_path / "f.png").exists()
 
 
+def test_cli_deep_check_plots_every_recurrent_layer(tmp_path: Any) -> None:
+    plot = tmp_path / "flow.svg"
+    result = _cli("--no-color", "check", "examples/specs/addition.toml", "--deep", "--plot", str(plot))
+    assert result.exit_code == 0, result.output
+    assert f"wrote {plot} (the gradient flow of 2 recurrent layers over 32 steps)" in result.output
+    text = plot.read_text()
+    assert text.count("<polyline") == 2  # a line per direction of the Bidirectional, each in the legend
+    assert "bidirectional_1/forward_simple_rnn_1" in text and "bidirectional_1/backward_simple_rnn_1" in text
+
+
 def test_cli_deep_check_of_a_broken_model_exits_1_naming_the_bias(tmp_path: Any) -> None:
     (tmp_path / "broken.py").write_text(BROKEN)
     result = _cli("--no-color", "check", f"{tmp_path / 'broken.py'}:build", "--deep")
