@@ -10,6 +10,7 @@ import pytest
 
 from shapeviz import (LSTM, GRU, Bidirectional, Dense, Embedding, EncoderDecoder, OneToMany, Sequential,
                       SimpleRNN)
+from shapeviz.core.masking import Masking
 from shapeviz.checks import CHECKS, assert_sane, run, sparkline
 from shapeviz.core.layer import Layer
 
@@ -414,6 +415,22 @@ def test_healthy_time_major_model_passes() -> None:
     results = run(model, steps=300)
     assert all(r.status == "pass" for r in results), [(r.name, r.evidence) for r in results if r.status != "pass"]
     assert by_name(results)["causality"].data["applicable"] is True
+
+
+@pytest.mark.parametrize("front", ["masking", "embedding", "dense"])
+def test_time_major_model_with_a_layer_in_front_passes(front: str) -> None:
+    # the layout is the recurrent layer's, read through a Masking/Embedding/Dense in front of it
+    first = {"masking": Masking(0.0), "embedding": Embedding(12, 3, mask_zero=True), "dense": Dense(3)}[front]
+    model = Sequential([first, GRU(5, time_major=True), Dense(2)], seed=0)
+    model.build((None, None) if front == "embedding" else (None, None, 3))
+    results = run(model, steps=300)
+    assert all(r.status == "pass" for r in results), [(r.name, r.evidence) for r in results if r.status != "pass"]
+    rng = np.random.default_rng(0)
+    x = rng.integers(1, 12, size=(6, 4)) if front == "embedding" else rng.standard_normal((6, 4, 3)).astype(np.float32)
+    r = by_name(run(model, data={"x": x, "y": np.zeros((4, 2), np.float32)},  # x (T, B, ...), y (B, 2)
+                    only=["data", "batch independence"]))
+    assert r["data"].status == "pass", r["data"].evidence
+    assert r["batch independence"].status == "pass" and r["batch independence"].data["batch"] == 2
 
 
 def test_a_symbolic_declaration_is_traced_too() -> None:

@@ -11,6 +11,7 @@ import numpy as np
 from shapeviz.core import losses
 from shapeviz.core.layer import Layer
 from shapeviz.core.model import Model
+from shapeviz.core.sequential import time_major_inputs
 from shapeviz.errors import ConfigError
 
 STATUSES = ("pass", "warn", "fail")
@@ -109,12 +110,23 @@ def _first(model: Model) -> Layer:
     return model.layers[0]
 
 
+def time_major_data(model: Model) -> bool:
+    """Whether the model reads time-major ``(T, B, ...)`` sequences: its first layer's layout, which
+    for a Masking, Embedding or Dense in front is that of the recurrent layer it feeds."""
+    if model.kind == "sequential":
+        return time_major_inputs(model.layers)[0]
+    return bool(getattr(_first(model), "time_major", False))
+
+
 def input_features(model: Model) -> int:
-    first = _first(model)
-    f = first.input_features
-    if f is None:
-        subs = first.sublayers()
-        f = subs[0].input_features if subs else None
+    f = None
+    for layer in model.layers:  # through layers that keep the features (Masking, Dropout) to one built
+        f = layer.input_features
+        if f is None:
+            subs = layer.sublayers()
+            f = subs[0].input_features if subs else None
+        if f is not None or layer.kind not in ("masking", "dropout"):
+            break
     if f is None:
         raise ConfigError(f"{model.summary_name()} is not built, so its input size is unknown: build it "
                           "(model.build((None, None, F))) or pass inputs=")
@@ -133,11 +145,11 @@ def make_inputs(model: Model, B: int, T: int, rng: np.random.Generator) -> Any:
     if first.kind == "embedding":
         vocab = int(first.input_dim)  # type: ignore[attr-defined]
         lo = 1 if getattr(first, "mask_zero", False) else 0
-        return rng.integers(lo, vocab, size=(B, T))
+        return rng.integers(lo, vocab, size=(T, B) if time_major_data(model) else (B, T))
     F = input_features(model)
     if model.mode in ("one-to-one", "one-to-many"):
         return rng.standard_normal((B, F)).astype(model.dtype)
-    if getattr(first, "time_major", False):
+    if time_major_data(model):
         return rng.standard_normal((T, B, F)).astype(model.dtype)
     return rng.standard_normal((B, T, F)).astype(model.dtype)
 
@@ -169,7 +181,7 @@ def make_problem(model: Model, inputs: Any = None, data: dict | None = None, *, 
     lo = pick_loss(model, loss)
     if data is not None:
         x = data["x"] if model.kind != "encoder_decoder" else (data["x"], data["x_dec"])
-        take = (lambda a: a[:B]) if not (getattr(_first(model), "time_major", False)) else (lambda a: a[:, :B])
+        take = (lambda a: a[:, :B]) if time_major_data(model) else (lambda a: a[:B])
         x = tuple(take(a) for a in x) if isinstance(x, tuple) else take(x)
         y = data["y"][:B]
         mask = data.get("mask")
@@ -201,6 +213,8 @@ class Differentiable:
             self.skip = 1
             self.z0, _ = first.forward(x, mask=mask)
             made = first.compute_mask(x) if hasattr(first, "compute_mask") else None  # type: ignore[attr-defined]
+            if made is not None and time_major_data(model):
+                made = made.T  # (T, B) ids: the mask is (B, T) whatever the layout
             if made is not None:
                 self.mask = made if mask is None else np.logical_and(made, mask)
             self.z0 = np.array(self.z0, copy=True)

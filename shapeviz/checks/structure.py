@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from shapeviz.checks.common import CheckResult, Problem, loss_kind
+from shapeviz.checks.common import CheckResult, Problem, loss_kind, time_major_data
 from shapeviz.core.model import Model
 from shapeviz.errors import ShapeVizError
 
@@ -34,7 +34,7 @@ def _layout(model: Model, x: np.ndarray, y: np.ndarray, dims: dict | None = None
     """A time-major/batch-first mix-up, read off the axis sizes: against the labels' sample count,
     and against declared sizes of B and T when given (e.g. a spec's [dims])."""
     first = model.layers[0]
-    tm = bool(getattr(first, "time_major", False))
+    tm = time_major_data(model)
     seq_rank = 2 if first.kind == "embedding" else 3
     if x.ndim != seq_rank or model.mode in ("one-to-one", "one-to-many"):
         return None
@@ -105,7 +105,7 @@ def data_check(model: Model, data: dict, loss: Any, dims: dict | None = None) ->
             try:
                 # the first 32 samples: the shapes do not depend on how many there are
                 n = 32
-                xs = x[:, :n] if getattr(first, "time_major", False) else x[:n]
+                xs = x[:, :n] if time_major_data(model) else x[:n]
                 xin = xs if model.kind != "encoder_decoder" else (xs, np.asarray(data["x_dec"])[:n])
                 trace(model, xin, labels=y[:n], mask=None if mask is None else np.asarray(mask)[:n], loss=loss)
             except ShapeVizError as error:
