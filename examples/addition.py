@@ -79,7 +79,8 @@ def build_model(lstm: bool = False, seed: int | None = None, he_init: bool = Tru
             False keeps shapeviz's (Keras's) initialisers.
     """
     cell = LSTM(N_HIDDEN) if lstm else SimpleRNN(N_HIDDEN, activation="tanh")
-    model = Sequential([Bidirectional(cell, merge_mode="concat"), Dense(1, activation="tanh")], seed=seed)
+    model = Sequential([Bidirectional(cell, merge_mode="concat"), Dense(1, activation="tanh")], name="addition",
+                       seed=seed)
     model.build((None, MAX_LENGTH, 2))
     if he_init:
         rng = np.random.default_rng(seed)

@@ -22,14 +22,15 @@ import numpy as np
 from shapeviz import GRU, LSTM, Dense, EncoderDecoder, OneToMany, Sequential, SimpleRNN
 from shapeviz.core.losses import SoftmaxCrossEntropy
 
-# Layers are named within each model (dense_1, dense_2): an automatic name counts every layer the
-# process has built, so the third model's head would be dense_4 and the names would depend on the order.
+# Models and layers are named (layers within each model: dense_1, dense_2): an automatic name counts
+# every layer the process has built, so the third model's head would be dense_4, whatever came before.
 
 
 def one_to_one(rng: np.random.Generator, n: int):
     x = rng.normal(size=(n, 4))
     y = np.argmax(x[:, :3], axis=1)  # (B,) class ids
-    model = Sequential([Dense(16, activation="tanh", name="dense_1"), Dense(3, name="dense_2")], seed=0)
+    model = Sequential([Dense(16, activation="tanh", name="dense_1"), Dense(3, name="dense_2")], name="one_to_one",
+                       seed=0)
     model.compile(SoftmaxCrossEntropy(from_logits=True), "adam", learning_rate=0.01)
     return model, x, y
 
@@ -40,7 +41,7 @@ def one_to_many(rng: np.random.Generator, n: int):
     steps = np.arange(1, 7) * 0.3  # each step turns the vector by 0.3 rad
     y = np.stack([np.cos(angle[:, None] + steps), np.sin(angle[:, None] + steps)], axis=2)  # (B, 6, 2)
     model = OneToMany([LSTM(24, name="lstm_1")], Dense(2, activation="tanh", name="dense_1"), steps=6,
-                      feedback="outputs", seed=0)
+                      feedback="outputs", name="one_to_many", seed=0)
     model.compile("mse", "adam", learning_rate=0.01)
     return model, x, y
 
@@ -48,7 +49,7 @@ def one_to_many(rng: np.random.Generator, n: int):
 def many_to_one(rng: np.random.Generator, n: int):
     x = rng.uniform(-1, 1, size=(n, 8, 1))
     y = x.sum(axis=1) / 4.0  # (B, 1)
-    model = Sequential([GRU(16, name="gru_1"), Dense(1, name="dense_1")], seed=0)
+    model = Sequential([GRU(16, name="gru_1"), Dense(1, name="dense_1")], name="many_to_one", seed=0)
     model.compile("mse", "adam", learning_rate=0.01)
     return model, x, y
 
@@ -56,7 +57,8 @@ def many_to_one(rng: np.random.Generator, n: int):
 def encoder_decoder(rng: np.random.Generator, n: int):
     x = rng.uniform(-1, 1, size=(n, 6, 3))
     y = x[:, :-5:-1]  # (B, 4, 3): the last four steps, last first
-    model = EncoderDecoder([LSTM(32, name="lstm_1")], [LSTM(32, name="lstm_2")], Dense(3, name="dense_1"), seed=0)
+    model = EncoderDecoder([LSTM(32, name="lstm_1")], [LSTM(32, name="lstm_2")], Dense(3, name="dense_1"),
+                           name="many_to_many", seed=0)
     model.compile("mse", "adam", learning_rate=0.01)
     return model, (x, EncoderDecoder.teacher_inputs(y)), y
 
@@ -64,7 +66,8 @@ def encoder_decoder(rng: np.random.Generator, n: int):
 def synced(rng: np.random.Generator, n: int):
     x = rng.uniform(-1, 1, size=(n, 8, 1))
     y = np.cumsum(x, axis=1) / 4.0  # (B, 8, 1)
-    model = Sequential([SimpleRNN(16, return_sequences=True, name="simple_rnn_1"), Dense(1, name="dense_1")], seed=0)
+    model = Sequential([SimpleRNN(16, return_sequences=True, name="simple_rnn_1"), Dense(1, name="dense_1")],
+                       name="synced_many_to_many", seed=0)
     model.compile("mse", "adam", learning_rate=0.01)
     return model, x, y
 
