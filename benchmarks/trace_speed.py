@@ -2,11 +2,12 @@
 
     python benchmarks/trace_speed.py [--repeats 15]
 
-Three runs of one model, a 4-layer LSTM(64) stack with a Dense head, forward and backward:
+Runs of a 4-layer LSTM(64) stack with a Dense head, forward and backward:
 - symbolic B and T, traced over the representative steps 0, 1, T-1;
 - the same with B = T = 10^6 declared (no array of that size is ever allocated: the trace
   reports the BPTT memory such a batch would need instead);
-- a concrete T = 1000 traced over all its steps (``all_steps=True``).
+- a concrete T = 1000 traced over all its steps (``all_steps=True``), also with a mask, and the
+  same stack of GRU(64) and of Bidirectional(LSTM(64)) (twice the layers).
 Medians of repeated runs, in milliseconds.
 """
 
@@ -17,12 +18,16 @@ import statistics
 import time
 import tracemalloc
 
-from shapeviz import LSTM, Dense, Sequential, trace
+from shapeviz import GRU, LSTM, Bidirectional, Dense, Sequential, trace
 
 
-def model() -> Sequential:
-    return Sequential([LSTM(64, return_sequences=True), LSTM(64, return_sequences=True),
-                       LSTM(64, return_sequences=True), LSTM(64), Dense(1)], seed=0)
+def model(cell=LSTM, bidirectional: bool = False) -> Sequential:
+    """The benchmark's 4-layer stack of ``cell(64)`` with a Dense head (each layer wrapped in a
+    Bidirectional when asked)."""
+    layers = [cell(64, return_sequences=i < 3) for i in range(4)]
+    if bidirectional:
+        layers = [Bidirectional(layer) for layer in layers]
+    return Sequential([*layers, Dense(1)], seed=0)
 
 
 def median_ms(fn, repeats: int) -> float:
@@ -39,11 +44,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeats", type=int, default=15)
     args = parser.parse_args(argv)
     m = model()
-    trace(m, "(B, T, 8)")  # builds the weights once
+    gru, bi = model(GRU), model(LSTM, bidirectional=True)
+    for built in (m, gru, bi):
+        trace(built, "(B, T, 8)")  # builds the weights once
     runs = [
         ("symbolic B, T (steps 0, 1, T-1)", lambda: trace(m, "(B, T, 8)")),
         ("B = T = 10^6 declared", lambda: trace(m, "(B, T, 8)", dims={"B": 10**6, "T": 10**6})),
         ("T = 1000, all steps", lambda: trace(m, "(B, 1000, 8)", all_steps=True)),
+        ("T = 1000, all steps, with a mask (B, T)", lambda: trace(m, "(B, 1000, 8)", mask="(B, 1000)",
+                                                                 all_steps=True)),
+        ("T = 1000, all steps, GRU(64) x 4", lambda: trace(gru, "(B, 1000, 8)", all_steps=True)),
+        ("T = 1000, all steps, Bidirectional(LSTM(64)) x 4", lambda: trace(bi, "(B, 1000, 8)", all_steps=True)),
     ]
     print(f"{'trace of a 4-layer LSTM(64) stack, forward + backward':56s} {'median ms':>10s}")
     for name, fn in runs:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Iterable, Mapping, Union
 
 _CONSTS: dict[int, "Dim"] = {}
+_SYMS: dict[str, "Dim"] = {}
 _context = None  # shapeviz.tracing.context, set when it loads (it imports this module)
 
 Monomial = tuple[str, ...]  # sorted names, repeated for powers; () is the constant term
@@ -29,9 +30,14 @@ class Dim:
     # -- construction -------------------------------------------------------------
     @staticmethod
     def sym(name: str) -> "Dim":
-        if not isinstance(name, str) or not name:
-            raise ValueError(f"a dim name must be a non-empty string, got {name!r}")
-        return Dim({(name,): 1})
+        """The dim of one name; one object per name (dims are immutable), so the ``B`` of a mask and
+        the ``B`` of the data compare by identity."""
+        hit = _SYMS.get(name) if type(name) is str else None
+        if hit is None:
+            if not isinstance(name, str) or not name:
+                raise ValueError(f"a dim name must be a non-empty string, got {name!r}")
+            hit = _SYMS[name] = Dim({(name,): 1})
+        return hit
 
     @staticmethod
     def const(value: int) -> "Dim":

@@ -33,6 +33,11 @@ def norm_shape(shape: Iterable[DimLike]) -> Shape:
 
 
 def shape_of(x: Any) -> Shape:
+    t = type(x)
+    if t is SymArray or t is np.ndarray:
+        return x.shape
+    if t is float or t is int or t is bool:
+        return ()
     if isinstance(x, SymArray):
         return x.shape
     return tuple(np.shape(x))
@@ -872,8 +877,9 @@ def as_sym(a: Any) -> SymArray:
 def _where(cond: Any, x: Any = None, y: Any = None) -> SymArray:
     if x is None or y is None:
         raise _fail("np.where(cond) returns value-dependent indices; the tracer cannot follow it", "where", [cond])
-    shape = broadcast_shapes("where", [cond, x, y])
-    key = (np.where, *(dt if isinstance(dt, np.dtype) else type(v) for v in (x, y) for dt in (dtype_of(v),)))
+    shape = broadcast_shapes("where", (cond, x, y))
+    dx, dy = dtype_of(x), dtype_of(y)
+    key = (np.where, dx if isinstance(dx, np.dtype) else type(x), dy if isinstance(dy, np.dtype) else type(y))
     dtype = _DTYPES.get(key)
     if dtype is None:
         dtype = _DTYPES[key] = np.result_type(_probe(x), _probe(y))
