@@ -2,9 +2,11 @@
 
 The same picture as :mod:`shapeviz.render.graph` (the same records, the same collapse of
 long sequences): columns are timesteps (the first k, ``…``, the last), rows are the
-inputs at the bottom, each layer's states, the outputs at the top. Arrows a grid of text
-cannot draw (an encoder's state handed to the decoder, a merge that reads step 0 and
-step T-1) are written under the picture.
+inputs at the bottom, each layer's states, the outputs at the top. An arrow between boxes
+that are not neighbours (a merge that reads step 0 and step T-1, a rolled view's output fed
+back) is routed around the boxes; one between the two panels of an encoder-decoder (the
+encoder's state handed to the decoder), or one no free route is found for, is written under
+the panel it leaves.
 """
 
 from __future__ import annotations
@@ -35,6 +37,14 @@ class _Canvas:
             line.extend(" " * (x + len(text) - len(line)))
         line[x:x + len(text)] = list(text)
 
+    def blank(self, y: int, x: int, n: int = 1) -> bool:
+        line = self.lines[y] if 0 <= y < len(self.lines) else []
+        return x >= 0 and all(i >= len(line) or line[i] == " " for i in range(x, x + n))
+
+    def end(self, y: int) -> int:
+        """The column after the last character drawn on line ``y``."""
+        return len("".join(self.lines[y]).rstrip()) if y < len(self.lines) else 0
+
     def text(self) -> list[str]:
         return ["".join(line).rstrip() for line in self.lines]
 
@@ -58,8 +68,9 @@ def _port_line(box: Box, port: str) -> int:
     return 0
 
 
-def _panel(pic: Unrolled, cols: list[int], canvas: _Canvas, y0: int, group: str) -> int:
-    """Draws the rows of ``cols``, the top row first; returns the next free line."""
+def _panel(pic: Unrolled, cols: list[int], canvas: _Canvas, y0: int, group: str) -> list[Link]:
+    """Draws the rows of ``cols``, the top row first; returns the links between its boxes that no
+    free route was found for."""
     boxes = {(b.row, b.col): b for b in pic.boxes if b.col in cols}
     rows = sorted({r for r, _ in boxes}, reverse=True)
     width = {c: max([len(t) for b in pic.boxes if b.col == c and b.role != "ellipsis" for t in _content(b)] or [1])
@@ -95,6 +106,7 @@ def _panel(pic: Unrolled, cols: list[int], canvas: _Canvas, y0: int, group: str)
                 _box(canvas, box, x_of[c], y_of[r], width[c], height[r], cells)
     by_id = {b.id: b for b in boxes.values()}
     labelled: set[int] = set()
+    far: list[Link] = []
     for link in pic.links:
         src, dst = by_id.get(link.src), by_id.get(link.dst)
         if src is None or dst is None or link.kind == "align" or src is dst:
@@ -106,15 +118,22 @@ def _panel(pic: Unrolled, cols: list[int], canvas: _Canvas, y0: int, group: str)
             mid = x_of[src.col] + width[src.col] // 2
             canvas.put(line, mid, "↑")
             room = width[src.col] - width[src.col] // 2 - 1 + _GAP - 1
-            if link.label and dst.row not in labelled and len(link.label) + 1 <= room:
+            if link.label and dst.row not in labelled and len(link.label) + 1 <= min(room, WIDTH - mid - 2):
                 canvas.put(line, mid + 2, link.label)
                 labelled.add(dst.row)
+        else:
+            far.append(link)
     for (r, c), box in boxes.items():  # a rolled view: the recurrence as a loop beside the box
         loops = [link for link in pic.links if link.src == link.dst == box.id]
         for i, link in enumerate(loops):
             canvas.put(y_of[r] + 1 + _port_line(box, link.src_port), x_of[c] + width[c] + 1,
                        f"↺ {link.label} {link.loop}")
-    return y
+    # drawn last, through what is still blank: from a box's top up and across to a box in a higher
+    # row (a merge reading step 0), else out of its right side, around and back into the other's
+    rect = {b.id: (y_of[b.row], x_of[b.col], y_of[b.row] + height[b.row] + 1, x_of[b.col] + width[b.col] - 1)
+            for b in boxes.values() if b.role != "ellipsis"}
+    return [link for link in far if link.src not in rect or link.dst not in rect
+            or not (_up_across(canvas, link, by_id, rect) or _around(canvas, link, by_id, rect))]
 
 
 def _title(title: str, group: str) -> str:
@@ -151,6 +170,57 @@ def _across(canvas: _Canvas, link: Link, src: Box, dst: Box, x_of: dict[int, int
     canvas.put(line, start, arrow)
 
 
+def _up_across(canvas: _Canvas, link: Link, by_id: dict[str, Box],
+               rect: dict[str, tuple[int, int, int, int]]) -> bool:
+    """Up from the middle of the source's top border, then along the line of the destination's
+    port to an arrowhead at its side, the label written into the line; False if anything is in the way."""
+    (top, left, _, right), (d_top, d_left, _, d_right) = rect[link.src], rect[link.dst]
+    if d_top >= top or d_left == left:
+        return False
+    x = (left + right + 1) // 2  # where an arrow up out of this column is drawn
+    y = d_top + 1 + _port_line(by_id[link.dst], link.dst_port)
+    head = d_left - 1 if d_left > x else d_right + 1
+    a, b = min(x, head), max(x, head)
+    if not (canvas.blank(y, a, b - a + 1) and all(canvas.blank(v, x) for v in range(y + 1, top))):
+        return False
+    run = ["─"] * (b - a - 1)
+    if link.label and len(link.label) + 6 <= len(run):
+        at = (len(run) - len(link.label) - 2) // 2
+        run[at:at + len(link.label) + 2] = f" {link.label} "
+    canvas.put(y, a, ("┌" + "".join(run) + "→") if head > x else ("←" + "".join(run) + "┐"))
+    for v in range(y + 1, top):
+        canvas.put(v, x, "│")
+    canvas.put(top, x, "┴")
+    return True
+
+
+def _around(canvas: _Canvas, link: Link, by_id: dict[str, Box],
+            rect: dict[str, tuple[int, int, int, int]]) -> bool:
+    """Out of the source's right side, down (or up) beside everything between, and back left into
+    the destination's right side, on lines that have nothing beside the boxes (not a loop's
+    ``↺``); the label beside the vertical stretch. False if no such lines or no room."""
+    def line(box_id: str, port: str, to: int) -> int | None:
+        top, _, bottom, right = rect[box_id]
+        first = top + 1 + _port_line(by_id[box_id], port)
+        return next((y for y in [first, *range(top + 1, bottom)] if canvas.blank(y, right + 1, to - right)), None)
+
+    (s_top, _, s_bottom, s_right), (d_top, _, d_bottom, d_right) = rect[link.src], rect[link.dst]
+    lo, hi = min(s_top, d_top), max(s_bottom, d_bottom)
+    lane = max(canvas.end(y) for y in range(lo, hi + 1)) + 2
+    ys, yd = line(link.src, link.src_port, lane), line(link.dst, link.dst_port, lane)
+    if ys is None or yd is None or ys == yd or lane >= WIDTH:
+        return False
+    down = ys < yd
+    canvas.put(ys, s_right, "├" + "─" * (lane - s_right - 1) + ("┐" if down else "┘"))
+    canvas.put(yd, d_right + 1, "←" + "─" * (lane - d_right - 2) + ("┘" if down else "┐"))
+    for v in range(min(ys, yd) + 1, max(ys, yd)):
+        canvas.put(v, lane, "│")
+    mid = (ys + yd) // 2
+    if link.label and lane + 2 + len(link.label) <= WIDTH and canvas.blank(mid, lane + 1, len(link.label) + 2):
+        canvas.put(mid, lane + 2, link.label)
+    return True
+
+
 def draw(pic: Unrolled) -> str:
     """The text of an :class:`~shapeviz.render.unroll.Unrolled` picture."""
     out = textwrap.wrap(pic.title, WIDTH) + textwrap.wrap(pic.subtitle, WIDTH) + [""]
@@ -164,13 +234,17 @@ def draw(pic: Unrolled) -> str:
         canvas = _Canvas()
         if group:
             canvas.put(0, 0, f"{group}:")
-        _panel(pic, cols, canvas, 1 if group else 0, group)
+        unrouted = _panel(pic, cols, canvas, 1 if group else 0, group)
         out += canvas.text()
         for link in pic.links:  # an arrow from this panel into the next
             src, dst = by_id[link.src], by_id[link.dst]
             if link.kind == "handover" and src.col in cols:
                 names = ", ".join(name for name, _ in src.lines)
                 out.append(f"{names} ══→ the decoder's {link.label} (the same shapes)")
+        for link in unrouted:
+            src, dst = by_id[link.src], by_id[link.dst]
+            out.append(f"{', '.join(n for n, _ in src.lines)} ──→ {', '.join(n for n, _ in dst.lines)}"
+                       + (f" ({link.label})" if link.label else ""))
         out.append("")
     legend = ["rows, top to bottom:"]
     for row in reversed(pic.rows):
