@@ -175,9 +175,12 @@ def test_every_arrow_points_the_way_the_data_flows(rolled: bool, traces: dict[st
         assert drawn and set(drawn) == links, f"{name}: reversed or missing arrows {set(drawn) ^ links}"
         for link in (l for l in pic.links if l.kind == "merge"):  # from each direction's state into the merge
             assert pic.box(link.dst).row == pic.box(link.src).row + 1
+            head = f"{link.dst}:{link.dst_port}" if link.dst_port else link.dst
             tails = [t for t, h, _ in dot_edges(source)
-                     if h == link.dst and t.startswith(f"{link.src}:{link.src_port}:")]
-            assert len(tails) == 1, f"{name}: no arrow {link.src}:{link.src_port} -> {link.dst}"
+                     if h == head and t.startswith(f"{link.src}:{link.src_port}:")]
+            assert len(tails) == 1, f"{name}: no arrow {link.src}:{link.src_port} -> {head}"
+            if pic.box(link.dst).note == "not merged":  # each direction into its own line of the box
+                assert link.dst_port == ("y_backward" if link.src_port.startswith("hb") else "y_forward"), name
     source = unrolled_graph(traces["addition"], rolled=rolled).source
     merge = "r2c0" if rolled else "r2c4"  # the backward state h←_0 leaves by its top, into the merge box
     assert f"\tr1c0:hb:n -> {merge} [label=concat" in source

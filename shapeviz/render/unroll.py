@@ -515,6 +515,10 @@ class _Builder:
 
         note = str(mode) if mode is not None else "not merged"
         h_fw, h_bw = fw_ports[0], bw_ports[0]
+        # unmerged, each direction's state goes to its own line of the box (y_forward, y_backward)
+        ports = tuple(rec.outputs) if mode is None else ()
+        to_fw = "y_forward" if "y_forward" in ports else ""
+        to_bw = "y_backward" if "y_backward" in ports else ""
         if seq:
             merged = {}
             for c in cols:
@@ -522,14 +526,14 @@ class _Builder:
                     merged[c] = self.ellipsis(mrow, c)
                     self.link(ids[c], merged[c], "align")
                     continue
-                merged[c] = self.add(mrow, c, role, lines(self.pic.columns[c].t), note)
-                self.link(ids[c], merged[c], "merge", note, src_port=h_bw)
-                self.link(ids[c], merged[c], "merge", note, src_port=h_fw)
+                merged[c] = self.add(mrow, c, role, lines(self.pic.columns[c].t), note, ports=list(ports))
+                self.link(ids[c], merged[c], "merge", note, src_port=h_bw, dst_port=to_bw)
+                self.link(ids[c], merged[c], "merge", note, src_port=h_fw, dst_port=to_fw)
             return merged
         a, b = cols[-1], cols[0]  # the forward direction ends at the last step, the backward at step 0
-        dst = self.add(mrow, a, role, lines(None), note)
-        self.link(ids[b], dst, "merge", note, src_port=h_bw)
-        self.link(ids[a], dst, "merge", note, src_port=h_fw)
+        dst = self.add(mrow, a, role, lines(None), note, ports=list(ports))
+        self.link(ids[b], dst, "merge", note, src_port=h_bw, dst_port=to_bw)
+        self.link(ids[a], dst, "merge", note, src_port=h_fw, dst_port=to_fw)
         if not self.rolled:
             (_, fw_name, fw_shape), (_, bw_name, bw_shape) = fw_cells[a][0], bw_cells[b][0]
             states = (f"the forward direction's last state {fw_name} {fw_shape} and the backward direction's last "
