@@ -2,12 +2,13 @@
 
 Unit tests on symbolic shapes, then a differential test: random operations on random shapes,
 concrete and symbolic (names bound to sizes inside a trace context), give numpy's result shape
-and dtype, or a ShapeError exactly where numpy raises.
+and dtype, or a ShapeError exactly where numpy raises (a TypeError where numpy refuses a dtype).
 """
 
 from __future__ import annotations
 
 import operator
+import re
 from typing import Any, Callable
 
 import numpy as np
@@ -46,12 +47,13 @@ def test_broadcasting() -> None:
 
 
 def test_a_name_bound_to_one_keeps_its_name() -> None:
-    with activate(bound(B=1)):
-        assert broadcast_shapes("add", [sym(B, 16), np.zeros(16)]) == (B, 16)  # a bias on (B, U), B = 1
-        assert broadcast_shapes("add", [np.zeros(16), sym(B, 16)]) == (B, 16)
-        assert broadcast_shapes("maximum", [sym(B, 1), sym(1, H)]) == (B, H)
-        assert broadcast_shapes("add", [sym(B, 1), sym(1, 3)]) == (B, 3)
-        assert broadcast_shapes("add", [sym(1, 3), sym(T, 3)]) == (T, 3)
+    with activate(bound(B=1)):  # shapes compared as text: with B = 1, (1, 16) == (B, 16)
+        assert repr(broadcast_shapes("add", [sym(B, 16), np.zeros(16)])) == "(B, 16)"  # a bias on (B, U), B = 1
+        assert repr(broadcast_shapes("add", [np.zeros(16), sym(B, 16)])) == "(B, 16)"
+        assert repr(broadcast_shapes("maximum", [sym(B, 1), sym(1, H)])) == "(B, H)"
+        assert repr(broadcast_shapes("add", [sym(B, 1), sym(1, 3)])) == "(B, 3)"
+        assert repr(broadcast_shapes("add", [sym(1, 3), sym(T, 3)])) == "(T, 3)"
+        assert repr(broadcast_shapes("add", [sym(1, 3), sym(B, 3), sym(1, 3)])) == "(B, 3)"  # equal ranks
 
 
 def test_dtypes_follow_numpy() -> None:
@@ -79,6 +81,72 @@ def test_a_name_meeting_a_size_is_bound_with_where() -> None:
     assert ctx.bindings["B"].value == 2 and "(add, axis -2)" in ctx.bindings["B"].where
     with pytest.raises(ShapeError, match="axis -2 is B in one and 2 in the other"):
         sym(B, 3) + np.zeros((2, 3))  # outside a trace a name has no size to bind
+
+
+@pytest.mark.parametrize("use, op", [
+    (lambda x, y: x + y, "add"), (lambda x, y: y + x, "add"), (lambda x, y: x - y, "subtract"),
+    (lambda x, y: y * x, "multiply"), (lambda x, y: x / y, "divide"), (operator.iadd, "add"), (np.add, "add"),
+    (lambda x, y: np.multiply(y, x, out=y), "multiply"), (lambda x, y: np.where(x > 0, x, y), "where"),
+], ids=["a + b", "b + a", "a - b", "b * a", "a / b", "a += b", "np.add", "multiply out=", "where"])
+@pytest.mark.parametrize("real", [(2, 3), (4, 2, 3)], ids=["equal ranks", "a trailing block"])
+def test_an_operator_binds_a_free_name_as_np_add_does(use: Callable, op: str, real: tuple) -> None:
+    """The operators' fast paths return early only when the sizes agree without binding anything:
+    B meeting a 2 is bound, with where, as np.add binds it."""
+    ctx = TraceContext()
+    ctx.declare("B")
+    with activate(ctx):
+        try:
+            use(sym(B, 3, name="x"), np.zeros(real, np.float32))
+        except ShapeError:
+            assert use is operator.iadd and len(real) == 3  # (4, 2, 3) into x: B was bound on the way
+    assert ctx.bindings["B"].value == 2 and ctx.bindings["B"].where == f"forward ({op}, axis -2)"
+    ctx = TraceContext()
+    ctx.declare("B")
+    with activate(ctx):
+        S = sym(B, 3, name="S")
+        S[...] = np.zeros((2, 3))
+        S[0] = np.zeros(3)
+    assert ctx.bindings["B"].value == 2 and ctx.bindings["B"].where == "forward (assignment)"
+
+
+@pytest.mark.parametrize("use", [
+    lambda x, y: x + y, lambda x, y: y * x, np.add, lambda x, y: np.where(True, x, y), lambda x, y: np.maximum(y, x),
+], ids=["a + b", "b * a", "np.add", "where", "np.maximum"])
+def test_a_name_bound_to_one_keeps_it_through_the_fast_paths(use: Callable) -> None:
+    with activate(bound(B=1)):  # shapes compared as text: with B = 1, (1, 16) == (B, 16)
+        assert repr(use(sym(B, 16), sym(1, 16)).shape) == "(B, 16)"  # equal ranks
+        assert repr(use(sym(1, 16), sym(B, 16)).shape) == "(B, 16)"
+        assert repr(use(sym(2, 1), sym(B)).shape) == "(2, B)"  # a trailing block of (2, 1)
+        assert repr(use(sym(B), sym(2, 1)).shape) == "(2, B)"
+
+
+def test_in_place_and_out_refuse_a_dtype_numpy_cannot_cast_into() -> None:
+    ints = sym(B, 3, dtype=np.int64, name="counts")
+    with pytest.raises(TypeError, match=r"add cannot write its float64 result into counts of dtype int64 \(casting "
+                                        r"rule 'same_kind'\)"):
+        ints += 0.5
+    with pytest.raises(TypeError, match="divide cannot write its float64 result"):
+        ints /= 2
+    with pytest.raises(TypeError, match="add cannot write its int64 result into .* of dtype bool"):
+        np.add(sym(B, 3, dtype=np.bool_), 1, out=sym(B, 3, dtype=np.bool_))
+    with pytest.raises(TypeError, match="tanh cannot write its float64 result"):
+        np.tanh(ints, out=ints)
+    with pytest.raises(TypeError, match="matmul cannot write its float32 result"):
+        np.matmul(sym(B, 3), sym(3, 3), out=sym(B, 3, dtype=np.int64))
+    with pytest.raises(TypeError, match="multiply cannot write"):  # numpy names the dtype before the shapes
+        np.multiply(ints, sym(B, 5), out=ints)
+    h = sym(B, 3)
+    h += sym(B, 3, dtype=np.float64)  # float64 into float32: the same kind, as numpy allows
+    h *= ints
+    assert h.dtype == np.float32 and np.add(ints, 1.5, out=sym(B, 3, dtype=np.float64)).dtype == np.float64
+
+
+def test_matmul_into_an_out_without_the_leading_axes_of_1() -> None:
+    assert np.matmul(sym(1, 2), sym(2, H), out=sym(H)).shape == (H,)  # numpy pads out= with axes of 1
+    assert np.matmul(sym(1, 1, 2), sym(2, H), out=sym(H)).shape == (H,)
+    assert np.matmul(sym(B, 2), sym(2, H), out=sym(1, B, H)).shape == (1, B, H)
+    with pytest.raises(ShapeError, match=r"matmul writes a result of shape \(2, H\) into an intermediate \(H,\)"):
+        np.matmul(sym(2, 2), sym(2, H), out=sym(H))
 
 
 # -- matmul -----------------------------------------------------------------------------------------
@@ -158,6 +226,39 @@ def test_slicing_a_bound_axis_clamps_as_numpy() -> None:
         assert x[:, 1:].shape == (B, T - 1, F)  # the names stay where numpy agrees
         assert x[:, :5].shape == (B, 3, F) and x[:, 5:].shape == (B, 0, F)
         assert x[:, ::2].shape == (B, 2, F) and x[:, 2:0:-1].shape == (B, 2, F)
+
+
+def test_a_symbolic_index_outside_its_axis() -> None:
+    S = sym(T + 1, B, H, name="S")
+    assert S[T].shape == (B, H) and S[-T - 1].shape == (B, H) and sym(T, B)[T - 1].shape == (B,)
+    for x, t in [(S, T + 1), (S, -T - 2), (sym(T, B), T), (sym(T, B), -T - 1)]:
+        with pytest.raises(ShapeError, match=re.escape(f"index {t} is out of bounds for axis 0 of size")):
+            x[t]  # out of bounds whatever T is
+        with pytest.raises(ShapeError, match="out of bounds"):
+            x[t] = 0.0
+    x = sym(5, B, name="x")
+    with activate(bound(T=5)):
+        assert x[T - 1].shape == (B,) and x[-T].shape == (B,)
+        for t in (T, -T - 1):
+            with pytest.raises(ShapeError, match=re.escape(f"index {t} is out of bounds for axis 0 of size 5")):
+                x[t]  # x[5] with T = 5
+            with pytest.raises(ShapeError, match="out of bounds"):
+                x[t] = sym(B)
+            with pytest.raises(ShapeError, match="out of bounds"):
+                x[t, 0]
+
+
+def test_rows_and_blocks_are_shared_views_counted_once() -> None:
+    from shapeviz.tracing.tracer import _cache_bytes
+    buf = sym(4, 3, 8, name="buf")  # (T, B, 4H) pre-activations, B = 3 and H = 2 concrete
+    rows = [buf[t] for t in range(-4, 4)]
+    assert all(r is rows[0] and r.base is buf for r in rows) and rows[0].shape == (3, 8)
+    gates = rows[0][:, 2:4]
+    assert rows[0][:, 2:4] is gates and gates.shape == (3, 2) and gates.base is buf
+    assert rows[0][:, ::-3].shape == (3, 3) and rows[0][:, 6:].shape == (3, 2) and rows[0][:, -9:9:2].shape == (3, 4)
+    assert buf[:, ::2].base is buf and buf[:, ::2].shape == (4, 2, 8)
+    cache = {"rows": rows, "blocks": [gates, buf[:, ::2]], "again": buf, "other": sym(B, 8)}
+    assert _cache_bytes(cache, set()) == buf.nbytes + 32 * B  # views count through their base, once
 
 
 @pytest.mark.parametrize("key, message", [
@@ -339,6 +440,30 @@ slices = st.builds(slice, st.one_of(st.none(), st.integers(-5, 5)), st.one_of(st
                    st.sampled_from([None, 1, 2, -1, -2]))
 index_item = st.one_of(slices, st.integers(-4, 4), st.none(), st.just(Ellipsis))
 
+DTYPES = st.sampled_from([np.float32, np.float64, np.int64, np.bool_])
+SCALARS = st.sampled_from([0, 1, 3, -2, 1.5, -0.5, True, False])  # weak in promotion (NEP 50)
+BINARY = st.sampled_from([operator.add, operator.sub, operator.mul, operator.truediv, operator.floordiv, np.maximum,
+                          operator.gt])
+INPLACE = st.sampled_from([operator.iadd, operator.isub, operator.imul, operator.itruediv, operator.ifloordiv])
+
+
+def _into(ufunc: Callable, da: Any, db: Any) -> Callable:
+    """``ufunc(a, b, out=a)`` with ``a`` and ``b`` cast to ``da`` and ``db`` first."""
+    def f(a: Any, b: Any) -> Any:
+        a = a.astype(da)
+        return ufunc(a, b.astype(db), out=a)
+    return f
+
+
+def _add_into_row(a: Any, t: int, b: Any) -> None:
+    a[t] += b  # __getitem__, __iadd__ on the row, __setitem__
+
+
+def _where(x: Any, y: Any) -> Callable:
+    """``np.where(a > 0, x, y)``, each of x, y an operand (``"a"``, ``"b"``) or a Python scalar."""
+    return lambda a, b: np.where(a > 0, *({"a": a, "b": b}.get(v, v) if isinstance(v, str) else v for v in (x, y)))
+
+
 OPS: dict[str, tuple[int, Callable]] = {  # name: (operand count, strategy of f(*arrays))
     "add": (2, st.just(np.add)),
     "multiply out=": (2, st.just(lambda a, b: np.multiply(a, b, out=a))),
@@ -369,18 +494,50 @@ OPS: dict[str, tuple[int, Callable]] = {  # name: (operand count, strategy of f(
     "squeeze": (1, st.one_of(st.none(), st.integers(-3, 2)).map(lambda ax: lambda a: np.squeeze(a, ax))),
     "split": (1, st.tuples(st.one_of(st.integers(1, 4), st.lists(st.integers(0, 5), max_size=2)),
                            st.integers(-2, 1)).map(lambda ia: lambda a: np.split(a, ia[0], axis=ia[1]))),
+    # dtypes: the fast paths read them from a cache keyed by dtype (or Python scalar type)
+    "a op b, mixed dtypes": (2, st.tuples(DTYPES, DTYPES, BINARY).map(
+        lambda t: lambda a, b: t[2](a.astype(t[0]), b.astype(t[1])))),
+    "a op Python scalar": (1, st.tuples(DTYPES, SCALARS, BINARY, st.booleans()).map(
+        lambda t: lambda a: t[2](a.astype(t[0]), t[1]) if t[3] else t[2](t[1], a.astype(t[0])))),
+    "a op= b, mixed dtypes": (2, st.tuples(DTYPES, DTYPES, INPLACE).map(
+        lambda t: lambda a, b: t[2](a.astype(t[0]), b.astype(t[1])))),  # ints += floats: numpy's TypeError
+    "a op= Python scalar": (1, st.tuples(DTYPES, SCALARS, INPLACE).map(lambda t: lambda a: t[2](a.astype(t[0]), t[1]))),
+    "ufunc out=, mixed dtypes": (2, st.tuples(st.sampled_from([np.add, np.multiply, np.true_divide, np.maximum]),
+                                              DTYPES, DTYPES).map(lambda t: _into(*t))),
+    "matmul out=, mixed dtypes": (2, st.tuples(DTYPES, DTYPES).map(lambda t: _into(np.matmul, *t))),
+    "tanh out=, mixed dtypes": (1, st.tuples(DTYPES, DTYPES).map(
+        lambda t: lambda a: np.tanh(a.astype(t[0]), out=a.astype(t[1])))),
+    "where with scalars": (2, st.tuples(*[st.sampled_from(["a", "b", 0, 2, 1.5, True])] * 2).map(lambda t: _where(*t))),
+    "where, mixed dtypes": (2, st.tuples(DTYPES, DTYPES).map(
+        lambda t: lambda a, b: np.where(a > 0, a.astype(t[0]), b.astype(t[1])))),
+    # x[t] returns one shared row view, x[:, a:b] cached column views
+    "x[t] * x[u]": (1, st.tuples(st.integers(-5, 5), st.integers(-5, 5)).map(lambda tu: lambda a: a[tu[0]] * a[tu[1]])),
+    "x[t] += b": (2, st.integers(-5, 5).map(lambda t: lambda a, b: _add_into_row(a, t, b))),
+    "x[t] = b": (2, st.integers(-5, 5).map(lambda t: lambda a, b: a.__setitem__(t, b))),
+    "x[t] = Python scalar": (1, st.tuples(st.integers(-5, 5), SCALARS).map(lambda t: lambda a: a.__setitem__(*t))),
+    "x[:, block] = b": (2, slices.map(lambda k: lambda a, b: a.__setitem__((slice(None), k), b))),
+    "x[:, block] - x[:, block]": (1, st.tuples(slices, slices).map(lambda kk: lambda a: a[:, kk[0]] - a[:, kk[1]])),
 }
 
 
 def outcome(f: Callable, arrays: list) -> tuple:
-    """("ok", shapes, dtype) or ("error",) — numpy's error types, the tracer's ShapeError."""
+    """("ok", shapes, dtype) or ("error",) — numpy's error types, the tracer's ShapeError — or
+    ("type error",): numpy's refusals of a dtype (``bool - bool``, ``ints += 0.5``), the tracer's alike."""
+    symbolic = any(isinstance(a, SymArray) for a in arrays)
     try:
-        result = f(*arrays)
+        with np.errstate(all="ignore"):  # the real arrays are zeros: 0 / 0
+            result = f(*arrays)
     except ShapeError:
         return ("error",)
     except NUMPY_ERRORS:
-        if any(isinstance(a, SymArray) for a in arrays):
+        if symbolic:
             raise  # a symbolic array must answer with a ShapeError
+        return ("error",)
+    except TypeError:
+        return ("type error",)
+    except DeprecationWarning:  # x[0] = (1,)-array: deprecated by numpy (an error to come), refused by the tracer
+        if symbolic:
+            raise
         return ("error",)
     results = result if isinstance(result, list) else [arrays[0] if result is None else result]
     return ("ok", [tuple(np.shape(r)) for r in results], [r.dtype for r in results])
@@ -388,8 +545,9 @@ def outcome(f: Callable, arrays: list) -> tuple:
 
 def numpy_quirk(name: str, shapes_: list) -> bool:
     """Cases where the tracer is deliberately stricter than numpy: a reduction or squeeze of a 0-d
-    array along axis 0 or -1 (numpy accepts that)."""
-    return name in ("sum", "max", "squeeze") and shapes_[0] == ()
+    array along axis 0 or -1 (numpy accepts that); matmul of a 0-d array into an out= of a dtype
+    it cannot take (numpy names the dtype first, the tracer the rank)."""
+    return (name in ("sum", "max", "squeeze") or name == "matmul out=, mixed dtypes") and () in shapes_[:2]
 
 
 @pytest.mark.parametrize("name", list(OPS))

@@ -108,8 +108,8 @@ def broadcast_shapes(op: str, operands: Sequence[Any]) -> Shape:
     nonscalar = [s for s in shapes if s]
     if not nonscalar:
         return ()
-    if all(s == nonscalar[0] for s in nonscalar[1:]) and all(type(d) is int or isinstance(d, Dim)
-                                                              for d in nonscalar[0]):
+    if all(_alike(s, nonscalar[0]) for s in nonscalar[1:]) and all(type(d) is int or isinstance(d, Dim)
+                                                                    for d in nonscalar[0]):
         return tuple(nonscalar[0])  # the usual case: equal shapes (and scalars) broadcast to themselves
     fast = _broadcast_fast(nonscalar)
     if fast is not None:
@@ -137,6 +137,21 @@ def broadcast_shapes(op: str, operands: Sequence[Any]) -> Shape:
                     op, operands, dim=f"axis {axis}", expected=size, actual=d)
         out.append(named_one if named_one is not None and is_one(size) else size)
     return norm_shape(out)
+
+
+def _alike(sa: Shape, sb: Shape) -> bool:
+    """Whether two shapes are the same axis by axis without consulting the trace: equal ints, or dims
+    equal as polynomials. Not ``(1, 16)`` and ``(B, 16)`` with B = 1, equal only through the trace:
+    the general path decides those (broadcasting keeps the name B there)."""
+    if sa is sb:
+        return True
+    if len(sa) != len(sb):
+        return False
+    for x, y in zip(sa, sb):
+        if x is not y and not (type(x) is int and type(y) is int and x == y) \
+                and not (type(x) is Dim and type(y) is Dim and x.identical(y)):
+            return False
+    return True
 
 
 def _broadcast_fast(shapes: Sequence[Shape]) -> Shape | None:
@@ -516,13 +531,14 @@ class SymArray(np.lib.mixins.NDArrayOperatorsMixin):
         kwargs.pop("where", None)
         op = ufunc.__name__ if method == "__call__" else f"{ufunc.__name__}.{method}"
         if method == "__call__":
-            if ufunc is np.matmul:
-                shape = matmul_shape(inputs[0], inputs[1])
-            else:
-                shape = broadcast_shapes(op, inputs)
-            dtype = _result_dtype(ufunc, inputs)
+            if ufunc is np.matmul and not (shape_of(inputs[0]) and shape_of(inputs[1])):
+                matmul_shape(inputs[0], inputs[1])  # raises: a 0-d operand (numpy's dtype probe cannot take it)
+            dtype = _result_dtype(ufunc, inputs)  # numpy settles dtypes, and the cast into out=, before shapes
             if kwargs.get("dtype") is not None:
                 dtype = np.dtype(kwargs["dtype"])
+            if out is not None:
+                _check_cast(op, dtype, out, kwargs.get("casting", "same_kind"))
+            shape = matmul_shape(inputs[0], inputs[1]) if ufunc is np.matmul else broadcast_shapes(op, inputs)
         elif method == "reduce":
             a = inputs[0]
             shape = reduce_shape(shape_of(a), kwargs.get("axis", 0), kwargs.get("keepdims", False), op, a)
@@ -547,8 +563,8 @@ class SymArray(np.lib.mixins.NDArrayOperatorsMixin):
         core = 2 - (len(shape_of(inputs[0])) == 1) - (len(shape_of(inputs[1])) == 1) if ufunc is np.matmul else 0
         for o in outs:
             oshape = shape_of(o)
-            while core and len(shape) > max(len(oshape), core) and is_one(shape[0]):
-                shape = shape[1:]  # numpy lets a gufunc's out= leave out leading loop axes of 1
+            while core and len(shape) > len(oshape) and is_one(shape[0]):
+                shape = shape[1:]  # numpy pads a gufunc's shorter out= with axes of 1: (1, 2) @ (2, 3) into (3,)
             if len(shape) > len(oshape) or not all(
                     (i >= core and is_one(r)) or same(r, d, lambda: f"{_here()} ({op} out=)")
                     for i, (r, d) in enumerate(zip(shape[::-1], oshape[::-1]))):
@@ -572,6 +588,14 @@ class SymArray(np.lib.mixins.NDArrayOperatorsMixin):
         return impl(*args, **kwargs)
 
 
+def _check_cast(op: str, dtype: Any, out: Any, casting: str) -> None:
+    """numpy's refusal to write a result into an ``out=`` it cannot be cast to (``ints += 0.5``)."""
+    for dt, o in zip(dtype if isinstance(dtype, list) else [dtype], out if isinstance(out, tuple) else (out,)):
+        if o is not None and not np.can_cast(dt, dtype_of(o), casting):
+            raise TypeError(f"{op} cannot write its {dt} result into {name_of(o)} of dtype {dtype_of(o)} "
+                            f"(casting rule {casting!r})")
+
+
 def _binary_fast(ufunc: np.ufunc, a: Any, b: Any, out: Any) -> Any:
     """``ufunc(a, b[, out=out])`` for the shapes the time loop's arithmetic meets: two arrays of one
     shape, an array and a Python scalar, or an array and a trailing block of its shape (a
@@ -590,13 +614,18 @@ def _binary_fast(ufunc: np.ufunc, a: Any, b: Any, out: Any) -> Any:
     else:
         return None
     na, nb = len(sa), len(sb)
-    if (na == nb and sa == sb) or not nb:  # lengths first: comparing a symbolic B with 64 asks the trace
+    # the same sizes by the same names, never through the trace (B = 1 meeting a 1 keeps its name)
+    if na == nb:
+        if sa is not sb and not (na == 2 and sa[0] is sb[0] and sa[1] is sb[1]) and not _alike(sa, sb):
+            return None
+        shape = sa
+    elif not nb:
         shape = sa
     elif not na:
         shape = sb
-    elif na > nb and sa[na - nb:] == sb:
+    elif na > nb and _alike(sa[na - nb:], sb):
         shape = sa
-    elif nb > na and sb[nb - na:] == sa:
+    elif nb > na and _alike(sb[nb - na:], sa):
         shape = sb
     else:
         return None
@@ -606,7 +635,7 @@ def _binary_fast(ufunc: np.ufunc, a: Any, b: Any, out: Any) -> Any:
     if out is None:
         return SymArray._made(shape, dtype)
     o = out[0] if type(out) is tuple and len(out) == 1 else out
-    if type(o) is SymArray and o.shape == shape:
+    if type(o) is SymArray and o.dtype is dtype and o.shape == shape:  # another dtype: the general path casts
         return o
     return None
 
@@ -627,7 +656,7 @@ def _matmul_fast(a: Any, b: Any, out: Any) -> Any:
     if out is None:
         return SymArray._made(shape, dtype)
     o = out[0] if type(out) is tuple and len(out) == 1 else out
-    if type(o) is SymArray and o.shape == shape:
+    if type(o) is SymArray and o.dtype is dtype and o.shape == shape:
         return o
     return None
 
@@ -687,7 +716,7 @@ def _elementwise_fast(ufunc: np.ufunc, inputs: tuple, out: Any) -> Any:
     if out is None:
         return SymArray._made(shape if shape is not None else (), dtype)
     o = out[0] if type(out) is tuple and len(out) == 1 else out
-    if type(o) is SymArray and shape is not None and o.shape == shape:
+    if type(o) is SymArray and o.dtype is dtype and shape is not None and o.shape == shape:
         return o
     return None
 
@@ -717,13 +746,23 @@ def _squeeze(a: Any, axis: Any) -> SymArray:
     return SymArray(tuple(d for i, d in enumerate(shape) if i not in axes), dtype_of(a))
 
 
+def _out_of_bounds(k: DimLike, n: DimLike) -> bool:
+    """Whether the index ``k`` falls outside an axis of size ``n``, as far as the sizes the trace has
+    bound or the names alone tell (``T`` on an axis of ``T`` does for every T; ``T-1`` does not)."""
+    kd, nd = Dim.of(k).resolved(), Dim.of(n).resolved()
+    if kd.is_const and nd.is_const:
+        return not -nd.value <= kd.value < nd.value  # type: ignore[operator]
+    above, below = nd - kd, kd + nd  # k < n and k >= -n
+    return (above.is_const and above.value <= 0) or (below.is_const and below.value < 0)  # type: ignore[operator]
+
+
 def index_shape(a: Any, key: Any) -> Shape:
     """The shape of ``a[key]`` for ints, dims, slices, None, Ellipsis and one integer index array."""
     shape = shape_of(a)
     kt = type(key)
     if (kt is int or kt is Dim) and shape:  # x[t]: the time loop's usual index
-        n = (shape[0] if type(shape[0]) is int else Dim.of(shape[0]).resolved().value) if kt is int else None
-        if n is not None and not -n <= key < n:  # n: None while the size is unbound
+        n = shape[0]
+        if (not -n <= key < n) if kt is int and type(n) is int else _out_of_bounds(key, n):
             raise _fail(f"index {key} is out of bounds for axis 0 of size {shape[0]}", "indexing", [a])
         return shape[1:]
     if kt is tuple and len(key) == 2 and type(key[0]) is slice and key[0] == slice(None) and type(key[1]) is slice \
@@ -750,10 +789,8 @@ def index_shape(a: Any, key: Any) -> Shape:
         if isinstance(k, slice):
             out.append(slice_length(shape[axis], k, "indexing", a))
         elif isinstance(k, (int, np.integer, Dim)):
-            kd, n = Dim.of(k).resolved(), Dim.of(shape[axis]).resolved()
-            if kd.is_const and n.is_const and not -n.value <= kd.value < n.value:  # type: ignore[operator]
-                raise _fail(f"index {kd.value} is out of bounds for axis {axis} of size {shape[axis]}", "indexing",
-                            [a])
+            if _out_of_bounds(k, shape[axis]):
+                raise _fail(f"index {k} is out of bounds for axis {axis} of size {shape[axis]}", "indexing", [a])
         elif isinstance(k, (SymArray, np.ndarray, list)):
             ishape = shape_of(k) if not isinstance(k, list) else (len(k),)
             if np.dtype(dtype_of(k) if not isinstance(k, list) else np.asarray(k).dtype) == np.bool_:
