@@ -99,7 +99,7 @@ class Sequential(Model):
     def forward(self, x: Any, *, mask: Any = None, training: bool = False, rng: np.random.Generator | None = None,
                 initial_states: dict[str, Any] | None = None) -> tuple[Any, SequentialCache]:
         """Args: x: the first layer's input, e.g. (B, T, F) or ids (B, T), or (T, B, F) for time_major
-        layers; mask: (B, T) bool or None, in either layout (so is the mask a Masking layer makes);
+        layers; mask: (B, T) bool or None, whatever the data's layout (a Masking layer's is made so too);
         initial_states: per recurrent layer name, its initial states (truncated BPTT carries them).
         Returns y, e.g. (B, C) or (B, T, C), and the cache."""
         caches, masks = [], []

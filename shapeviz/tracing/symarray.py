@@ -600,7 +600,7 @@ def _binary_fast(ufunc: np.ufunc, a: Any, b: Any, out: Any) -> Any:
     """``ufunc(a, b[, out=out])`` for the shapes the time loop's arithmetic meets: two arrays of one
     shape, an array and a Python scalar, or an array and a trailing block of its shape (a
     ``(4H,)`` bias on ``(B, 4H)``); None sends the call the long way (which also binds names)."""
-    ta, tb = type(a), type(b)
+    ta, tb = type(a), type(b)  # each operand's shape and dtype key, written out twice: a helper call costs more
     if ta is SymArray or ta is np.ndarray:
         sa, ka = a.shape, a.dtype
     elif ta is float or ta is int:
