@@ -11,9 +11,8 @@ steps 0..2, an ellipsis and step 999, so the layout's cost does not depend on T.
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
-from typing import Callable
+
+from timing import median_ms  # benchmarks/timing.py: run as scripts, this folder is on the path
 
 from shapeviz import LSTM, Dense, Sequential, trace
 from shapeviz.render.graph import unrolled_graph
@@ -26,13 +25,6 @@ def model() -> Sequential:
                       seed=0)
 
 
-def median_ms(fn: Callable[[], object], repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return 1e3 * statistics.median(times)
 
 
 def main(argv: list[str] | None = None) -> dict[str, float]:

@@ -14,9 +14,9 @@ Medians of repeated runs, in milliseconds.
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 import tracemalloc
+
+from timing import median_ms  # benchmarks/timing.py: run as scripts, this folder is on the path
 
 from shapeviz import GRU, LSTM, Bidirectional, Dense, Sequential, trace
 
@@ -30,13 +30,6 @@ def model(cell=LSTM, bidirectional: bool = False) -> Sequential:
     return Sequential([*layers, Dense(1)], seed=0)
 
 
-def median_ms(fn, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return 1e3 * statistics.median(times)
 
 
 def main(argv: list[str] | None = None) -> None:
