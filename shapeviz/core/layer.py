@@ -51,6 +51,8 @@ class Layer:
     """
 
     kind: ClassVar[str] = "layer"
+    multi_input: ClassVar[bool] = False  # True: forward takes a list of inputs (merges)
+    supports_masking: ClassVar[bool] = True  # False: a graph gives it no mask and its output has none
 
     def __init__(self, name: str | None = None, dtype: Any = None) -> None:
         self.name = name or _auto_name(self.kind)
