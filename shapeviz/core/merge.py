@@ -67,8 +67,8 @@ class Merge(Layer):
                                  f"{tuple(x.shape)}: every input needs a batch axis with entries")
         return list(xs)
 
-    def _masks(self, mask: Any, n: int) -> list:
-        """One mask (or None) per input; present masks must have one shape."""
+    def _masks(self, mask: Any, n: int, same_shape: bool = True) -> list:
+        """One mask (or None) per input; present masks must have one shape (unless joined, ``same_shape``)."""
         if mask is None:
             return [None] * n
         if not isinstance(mask, (list, tuple)) or len(mask) != n:
@@ -76,7 +76,7 @@ class Merge(Layer):
             raise InputError(f"layer {self.name!r} ({self.kind}) takes a list of {n} masks (one per input, "
                              f"None for an unmasked one), got {got}")
         shapes = [tuple(m.shape) for m in mask if m is not None]
-        if any(s != shapes[0] for s in shapes[1:]):
+        if same_shape and any(s != shapes[0] for s in shapes[1:]):
             raise InputError(f"layer {self.name!r} ({self.kind}): the inputs' masks must have one shape (B, T), "
                              f"got {shapes}")
         return list(mask)
@@ -277,7 +277,7 @@ class Concatenate(Merge):
                         f"layer {self.name!r} ({self.kind}) expects inputs of one shape except along axis "
                         f"{self.axis}, got {self._shapes_text(xs)}: axis {axis} is {first} in input 0 and "
                         f"{x.shape[axis]} in input {i}")
-        masks = self._masks(mask, len(xs))
+        masks = self._masks(mask, len(xs), same_shape=ax >= 2)
         if ax < 2 and any(m is not None for m in masks):
             if any(m is None for m in masks):
                 raise InputError(f"layer {self.name!r} ({self.kind}) joins along axis {self.axis} (batch or time), "
