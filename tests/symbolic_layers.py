@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from shapeviz.tracing.context import TraceContext, activate
 from shapeviz.tracing.dims import Dim
 from shapeviz.tracing.symarray import SymArray
 from shapeviz.tracing.tracer import symbolic_input
@@ -44,8 +45,20 @@ def _flat(v: Any) -> list:
 
 
 def compare_symbolic(layer: Any, decl: Any, sizes: dict[str, int], *, mask: Any = None, dtype: Any = np.float64,
-                     training: bool = False) -> dict[str, Any]:
-    """Assert the symbolic run of ``layer`` gives the real run's shapes and dtypes; return both runs."""
+                     training: bool = False, bound: tuple = ("F", "H")) -> dict[str, Any]:
+    """Assert the symbolic run of ``layer`` gives the real run's shapes and dtypes; return both runs.
+
+    The names in ``bound`` get their sizes in the trace context the symbolic run happens in (feature
+    sizes are known in a real trace: weights have them); the others (B, T) stay free."""
+    ctx = TraceContext()
+    for n in bound:
+        if n in sizes:
+            ctx.bind(n, sizes[n], "the test")
+    with activate(ctx):
+        return _compare(layer, decl, sizes, mask, dtype, training)
+
+
+def _compare(layer: Any, decl: Any, sizes: dict[str, int], mask: Any, dtype: Any, training: bool) -> dict[str, Any]:
     rng = np.random.default_rng(0)
     multi = isinstance(decl, list)
     decls = decl if multi else [decl]

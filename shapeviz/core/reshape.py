@@ -27,6 +27,11 @@ def _elements(shape: tuple) -> Any:
 
 
 class _PerSample(Layer):
+    """Flatten and Reshape return a fresh array: numpy's reshape copies a non-contiguous input (a
+    recurrent layer's output is a view of its time-major buffer) but views a contiguous one, which a
+    symbolic array cannot tell apart; a copy either way keeps the BPTT memory the tracer counts for
+    the layers after equal to the real run's."""
+
     supports_masking: ClassVar[bool] = False
 
     def backward(self, dy: Any, cache: ShapeCache) -> Any:
@@ -52,7 +57,7 @@ class Flatten(_PerSample):
         """Args: x: (B, ...), e.g. (B, T, F). Returns y: (B, T*F)."""
         self._check_rank(x, 1, "(B, ...)")
         self.ensure_built(x, rng)
-        y = x.reshape((x.shape[0], _elements(x.shape[1:])))  # (B, T*F)
+        y = x.reshape((x.shape[0], _elements(x.shape[1:]))).copy()  # (B, T*F), see _PerSample
         return y, ShapeCache(tuple(x.shape))
 
     def config(self) -> dict[str, Any]:
@@ -101,7 +106,7 @@ class Reshape(_PerSample):
             raise InputError(
                 f"layer {self.name!r} ({self.kind}) expects samples of {known} elements to reshape into {target}, "
                 f"got input of shape {tuple(x.shape)} ({n} elements per sample)")
-        y = x.reshape((x.shape[0], *target))  # (B, *target_shape)
+        y = x.reshape((x.shape[0], *target)).copy()  # (B, *target_shape), see _PerSample
         return y, ShapeCache(tuple(x.shape))
 
     def config(self) -> dict[str, Any]:

@@ -63,7 +63,10 @@ class TimeDistributed(Layer):
                              f"got rank {len(x.shape)} with shape {tuple(x.shape)}")
         self.ensure_built(x, rng)
         B, T = x.shape[0], x.shape[1]
-        folded = x.reshape((B * T, *x.shape[2:]))  # (B*T, F)
+        # a copy: numpy's reshape copies a non-contiguous input (a recurrent layer's output is a view of
+        # its time-major buffer) and views a contiguous one; always copying keeps the memory the tracer
+        # counts for the wrapped layer's cache equal to the real one
+        folded = x.reshape((B * T, *x.shape[2:])).copy()  # (B*T, F)
         try:
             out, inner = self.layer.forward(folded, training=training, rng=rng)  # (B*T, U)
         except InputError as error:  # say which wrapper the user named, not only the layer inside
