@@ -380,3 +380,17 @@ def test_traced_models_equal_real_runs():
     ]
     for model, sym, real in cases:
         check(model, sym, real, training=True)
+
+
+def test_trace_errors_name_the_layer():
+    from shapeviz import ShapeError, trace
+    model = Sequential([LSTM(4, return_sequences=True), Reshape((3, 4), name="fold"), GRU(2)])
+    with pytest.raises(ShapeError, match=r"layer 'fold', forward: layer 'fold' \(reshape\) expects samples of 12 "
+                                         r"elements to reshape into \(3, 4\), got input of shape \(B, T, 4\)"):
+        trace(model, "(B, T, 3)", dims={"B": 2, "T": 5})
+    model = Sequential([GRU(4), RepeatVector(3, name="rep"), GlobalMaxPooling1D(name="pool"), RepeatVector(2)])
+    assert tuple(map(str, trace(model, "(B, T, 3)").outputs["y"])) == ("B", "2", "4")
+    model = Sequential([LSTM(4, return_sequences=True), TimeDistributed(Dense(2), name="td")])
+    records = {r.path: (r.inputs["x"], r.outputs["y"]) for r in trace(model, "(B, T, 3)").layers}
+    assert {k: tuple(map(str, v)) for k, v in records.items() if k.startswith("td")} == {
+        "td": ("(B, T, 4)", "(B, T, 2)"), f"td/{model.layers[1].layer.name}": ("(B*T, 4)", "(B*T, 2)")}

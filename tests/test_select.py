@@ -171,3 +171,10 @@ def test_traced_model_equals_real_run():
     model = Sequential([GRU(4, time_major=True, return_sequences=True), TakeStep(1, time_major=True), Dense(2)],
                        seed=0)
     check(model, {"inputs": "(T, B, 3)", "dims": {"B": B, "T": T}}, {"inputs": normal(rng, T, B, F)})
+
+
+def test_trace_error_names_the_layer():
+    from shapeviz import ShapeError, trace
+    model = Sequential([LSTM(4, return_sequences=True), TakeStep(7, name="pick"), Dense(2)])
+    with pytest.raises(ShapeError, match=r"layer 'pick', forward: index 7 is out of bounds for axis 1 of size T"):
+        trace(model, "(B, T, 3)", dims={"B": 2, "T": 5})
