@@ -6,6 +6,7 @@ from shapeviz.core.dropout import Dropout
 from shapeviz.core.embedding import Embedding
 from shapeviz.core.encoder_decoder import EncoderDecoder
 from shapeviz.core.gru import GRU
+from shapeviz.core.inputs import InputSpec
 from shapeviz.core.lstm import LSTM
 from shapeviz.core.masking import Masking
 from shapeviz.core.one_to_many import OneToMany
@@ -22,7 +23,7 @@ __version__ = "0.1.0"
 __all__ = [
     "__version__",
     "Bidirectional", "Dense", "Dropout", "Embedding", "GRU", "LSTM", "Masking", "SimpleRNN",
-    "Sequential", "OneToMany", "EncoderDecoder",
+    "Sequential", "OneToMany", "EncoderDecoder", "InputSpec",
     "SGD", "Adagrad", "RMSprop", "Adam",
     "trace", "Trace", "load_spec", "Spec", "SpecError",
     "ShapeVizError", "ConfigError", "InputError", "CheckpointError", "NonFiniteError", "ShapeError",
