@@ -220,6 +220,20 @@ def test_the_clis_default_declaration_is_the_description() -> None:
     assert tr.outputs["y"] == tr.layers[-1].outputs["y"]
 
 
+def test_the_cli_traces_a_built_time_major_model_without_input(tmp_path: Any) -> None:
+    from click.testing import CliRunner
+
+    from shapeviz.cli import main
+
+    (tmp_path / "tm.py").write_text(
+        "from shapeviz import Dense, Masking, GRU, Sequential\n"
+        "def build():\n"
+        "    return Sequential([Masking(), GRU(4, time_major=True), Dense(1)]).build((None, None, 3))\n")
+    result = CliRunner().invoke(main, ["--no-color", "check", f"{tmp_path / 'tm.py'}:build"])
+    assert result.exit_code == 0, result.output
+    assert "✓ shapes: 3 layers traced forward and backward (many-to-one), output (B, 1)" in result.output
+
+
 def test_the_tracer_names_and_types_the_inputs_as_described() -> None:
     ed = EncoderDecoder([GRU(4)], [GRU(4)], Dense(3))
     with pytest.raises(ConfigError, match=r'takes 2 inputs \(source, decoder_inputs\): declare each, e\.g\. '

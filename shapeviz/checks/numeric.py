@@ -115,7 +115,7 @@ def _view(model: Model, p: Problem) -> tuple[Any, list[int]]:
     """The model as a function of its float inputs, and each input's batch axis."""
     twin = float64_twin(model)
     if isinstance(p.x, tuple):
-        return _TwoInputs(twin, p.x, p.mask), [0, 0]
+        return _TwoInputs(twin, p.x, p.mask), [spec.batch_axis for spec in model.inputs]
     d = Differentiable(twin, _f64(p.x), p.mask)
     return d, [model.inputs[0].batch_axis]  # an Embedding's output keeps the layout of its ids
 
@@ -133,7 +133,7 @@ def batch_independence(model: Model, p: Problem) -> CheckResult:
     d, axes = _view(model, p)
     z0 = d.z0
     B = _parts(z0)[0].shape[axes[0]]
-    names = ["x"] if len(axes) == 1 else ["source", "decoder inputs"]
+    names = [spec.name.replace("_", " ") for spec in model.inputs]  # x; source, decoder inputs
     rng = np.random.default_rng(0)
     leaks = []
     for i in range(B):
