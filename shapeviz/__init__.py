@@ -7,6 +7,7 @@ from shapeviz.core.dropout import Dropout
 from shapeviz.core.embedding import Embedding
 from shapeviz.core.encoder_decoder import EncoderDecoder
 from shapeviz.core.gru import GRU
+from shapeviz.core.inputs import InputSpec
 from shapeviz.core.lstm import LSTM
 from shapeviz.core.masking import Masking
 from shapeviz.core.merge import Add, Average, Concatenate, Multiply, Stack, Subtract
@@ -32,7 +33,7 @@ __all__ = [
     "Add", "Subtract", "Multiply", "Average", "Concatenate", "Stack",
     "RepeatVector", "TimeDistributed", "GlobalAveragePooling1D", "GlobalMaxPooling1D", "Activation", "Flatten",
     "Reshape", "Permute", "Index", "LastStep", "TakeStep", "Steps",
-    "Sequential", "OneToMany", "EncoderDecoder",
+    "Sequential", "OneToMany", "EncoderDecoder", "InputSpec",
     "SGD", "Adagrad", "RMSprop", "Adam",
     "trace", "Trace", "load_spec", "Spec", "SpecError",
     "ShapeVizError", "ConfigError", "InputError", "CheckpointError", "NonFiniteError", "ShapeError",

@@ -142,23 +142,13 @@ def _load_file(path: Path, ref: str) -> Any:
 
 
 def default_inputs(model: Model) -> Any:
-    """The input declaration a built model implies, or None: ``(B, T)`` ids for an Embedding model,
-    ``(B, T, F)`` for a recurrent one, ``(B, F)`` for one-to-one and one-to-many."""
-    layers = model.layers
-    first = layers[0] if layers else None
-    if first is None or not model.built:
+    """The input declaration a built model implies, or None: ``model.inputs``' declarations, such as
+    ``(B, T)`` ids for an Embedding model, ``(B, T, F)`` (``(T, B, F)`` time-major) for a recurrent one,
+    ``(B, F)`` for one-to-one and one-to-many; a tuple for several inputs."""
+    if not model.built:
         return None
-    if model.kind == "encoder_decoder":
-        enc, dec = model.encoder[0].input_features, model.decoder[0].input_features  # type: ignore[attr-defined]
-        return (f"(B, T_in, {enc})", f"(B, T_out, {dec})")
-    if first.kind == "embedding":
-        return "(B, T)"
-    features = first.input_features
-    if features is None:
-        subs = first.sublayers()
-        features = subs[0].input_features if subs else None
-    if features is None:
+    specs = model.inputs
+    if not specs or any(not spec.ids and spec.features is None for spec in specs):
         return None
-    if model.mode in ("one-to-one", "one-to-many"):
-        return f"(B, {features})"
-    return f"(B, T, {features})"
+    declared = tuple(spec.declaration() for spec in specs)
+    return declared[0] if len(declared) == 1 else declared

@@ -9,9 +9,10 @@ from typing import Any
 import numpy as np
 
 from shapeviz.core import losses
+from shapeviz.core.inputs import InputSpec
 from shapeviz.core.layer import Layer
 from shapeviz.core.model import Model
-from shapeviz.core.sequential import time_major_inputs
+from shapeviz.core.sequential import Sequential
 from shapeviz.errors import ConfigError
 
 STATUSES = ("pass", "warn", "fail")
@@ -106,52 +107,42 @@ class Problem:
     from_data: bool = False
 
 
-def _first(model: Model) -> Layer:
-    return model.layers[0]
-
-
-def time_major_data(model: Model) -> bool:
-    """Whether the model reads time-major ``(T, B, ...)`` sequences: its first layer's layout, which
-    for a Masking, Embedding or Dense in front is that of the recurrent layer it feeds."""
-    if model.kind == "sequential":
-        return time_major_inputs(model.layers)[0]
-    return bool(getattr(_first(model), "time_major", False))
-
-
-def input_features(model: Model) -> int:
-    f = None
-    for layer in model.layers:  # through layers that keep the features (Masking, Dropout) to one built
-        f = layer.input_features
-        if f is None:
-            subs = layer.sublayers()
-            f = subs[0].input_features if subs else None
-        if f is not None or layer.kind not in ("masking", "dropout"):
-            break
-    if f is None:
+def _sample(spec: InputSpec, model: Model, B: int, T: int, rng: np.random.Generator) -> np.ndarray:
+    """Random values of one input: ids (from 1 when id 0 is padding) or N(0, 1) floats, in its layout."""
+    shape = [0] * spec.rank
+    shape[spec.batch_axis] = B
+    if spec.time_axis is not None:
+        shape[spec.time_axis] = T
+    if spec.ids:
+        if spec.vocabulary is None:
+            raise ConfigError(f"{model.summary_name()}: the vocabulary of the ids {spec.name} is unknown: pass inputs=")
+        return rng.integers(1 if spec.masked else 0, spec.vocabulary, size=tuple(shape))
+    if spec.features is None:
         raise ConfigError(f"{model.summary_name()} is not built, so its input size is unknown: build it "
                           "(model.build((None, None, F))) or pass inputs=")
-    return int(f)
+    shape[-1] = spec.features
+    return rng.standard_normal(tuple(shape)).astype(model.dtype)
 
 
 def make_inputs(model: Model, B: int, T: int, rng: np.random.Generator) -> Any:
-    """Random inputs of the model's layout: ids for an Embedding, (B, F) for one-to-one/one-to-many,
-    else (B, T, F); (source, decoder inputs) for an encoder-decoder."""
-    if model.kind == "encoder_decoder":
-        enc = model.encoder[0].input_features  # type: ignore[attr-defined]
-        dec = model.decoder[0].input_features  # type: ignore[attr-defined]
-        return (rng.standard_normal((B, T, enc)).astype(model.dtype),
-                rng.standard_normal((B, T + 1, dec)).astype(model.dtype))
-    first = _first(model)
-    if first.kind == "embedding":
-        vocab = int(first.input_dim)  # type: ignore[attr-defined]
-        lo = 1 if getattr(first, "mask_zero", False) else 0
-        return rng.integers(lo, vocab, size=(T, B) if time_major_data(model) else (B, T))
-    F = input_features(model)
-    if model.mode in ("one-to-one", "one-to-many"):
-        return rng.standard_normal((B, F)).astype(model.dtype)
-    if time_major_data(model):
-        return rng.standard_normal((T, B, F)).astype(model.dtype)
-    return rng.standard_normal((B, T, F)).astype(model.dtype)
+    """Random inputs as ``model.inputs`` describes them: ids for an Embedding, else floats, with or
+    without a time axis, batch-first or time-major; a tuple for several (an encoder-decoder's source
+    and decoder inputs). Inputs whose time axes have different names get different lengths (T, T+1,
+    ...), so that mixing them up shows."""
+    lengths: dict[str, int] = {}
+    arrays = []
+    for spec in model.inputs:
+        length = T if spec.time_axis is None else lengths.setdefault(spec.time_dim, T + len(lengths))
+        arrays.append(_sample(spec, model, B, length, rng))
+    return arrays[0] if len(arrays) == 1 else tuple(arrays)
+
+
+def first_samples(model: Model, x: Any, n: int) -> Any:
+    """The first ``n`` samples of ``x`` (a tuple: of each), along each input's batch axis."""
+    specs = model.inputs
+    parts = x if isinstance(x, tuple) else (x,)
+    cut = tuple(a[(slice(None),) * spec.batch_axis + (slice(None, n),)] for a, spec in zip(parts, specs))
+    return cut if isinstance(x, tuple) else cut[0]
 
 
 def make_labels(model: Model, x: Any, loss: losses.Loss, rng: np.random.Generator) -> np.ndarray:
@@ -180,9 +171,7 @@ def make_problem(model: Model, inputs: Any = None, data: dict | None = None, *, 
     rng = np.random.default_rng(seed)
     lo = pick_loss(model, loss)
     if data is not None:
-        x = data["x"] if model.kind != "encoder_decoder" else (data["x"], data["x_dec"])
-        take = (lambda a: a[:, :B]) if time_major_data(model) else (lambda a: a[:B])
-        x = tuple(take(a) for a in x) if isinstance(x, tuple) else take(x)
+        x = first_samples(model, data["x"] if len(model.inputs) == 1 else (data["x"], data["x_dec"]), B)
         y = data["y"][:B]
         mask = data.get("mask")
         return Problem(x, y, None if mask is None else mask[:B], lo, True)
@@ -199,25 +188,29 @@ def batch_of(x: Any) -> int:
 
 # -- a differentiable view: the model from its first float input on --------------------------------
 class Differentiable:
-    """``model`` as a function of its first float input: for an Embedding model the embedded
-    ``(B, T, E)`` sequence, else ``x`` itself. ``forward(z)`` and ``backward(dy, cache) -> dz``
-    run the model's own layer code."""
+    """``model`` as a function of its first float input: for a Sequential reading ids, the
+    embedded ``(B, T, E)`` sequence (the output of its layers up to the first that makes floats),
+    else ``x`` itself. ``forward(z)`` and ``backward(dy, cache) -> dz`` run the model's own layer code."""
 
     def __init__(self, model: Model, x: Any, mask: Any = None) -> None:
         self.model = model
         self.mask = mask
         self.skip = 0
         self.z0 = x
-        first = model.layers[0]
-        if model.kind == "sequential" and first.kind == "embedding":
-            self.skip = 1
-            self.z0, _ = first.forward(x, mask=mask)
-            made = first.compute_mask(x) if hasattr(first, "compute_mask") else None  # type: ignore[attr-defined]
-            if made is not None and time_major_data(model):
-                made = made.T  # (T, B) ids: the mask is (B, T) whatever the layout
-            if made is not None:
-                self.mask = made if mask is None else np.logical_and(made, mask)
-            self.z0 = np.array(self.z0, copy=True)
+        spec = model.inputs[0]
+        if isinstance(model, Sequential) and spec.ids:
+            z = x
+            while np.asarray(z).dtype.kind in "iu" and self.skip < len(model.layers):
+                layer = model.layers[self.skip]
+                y, _ = layer.forward(z, mask=self.mask)
+                made = layer.compute_mask(z) if hasattr(layer, "compute_mask") else None  # type: ignore[attr-defined]
+                if made is not None and spec.time_major:
+                    made = made.T  # (T, B) ids: the mask is (B, T) whatever the layout
+                if made is not None:
+                    self.mask = made if self.mask is None else np.logical_and(made, self.mask)
+                z = y
+                self.skip += 1
+            self.z0 = np.array(z, copy=True)
 
     def forward(self, z: Any) -> tuple[Any, Any]:
         if self.skip == 0:

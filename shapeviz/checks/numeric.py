@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from shapeviz.checks.common import CheckResult, Differentiable, Problem, float64_twin, time_major_data
+from shapeviz.checks.common import CheckResult, Differentiable, Problem, float64_twin
 from shapeviz.core.model import Model
 from shapeviz.core.recurrent import Recurrent
 
@@ -27,10 +27,10 @@ def _first_steps(model: Model, p: Problem, n: int) -> tuple[Problem, int | None]
     """``p`` cut to its first ``n`` timesteps for a batch-first Sequential model (labels too when
     they have a time axis); anything else unchanged. Returns the problem and the steps kept (or None)."""
     x = p.x
-    if model.kind != "sequential" or isinstance(x, tuple) or time_major_data(model):
+    spec = model.inputs[0]
+    if model.kind != "sequential" or isinstance(x, tuple) or spec.time_axis != 1:
         return p, None
-    seq = x.ndim == 2 if model.layers[0].kind == "embedding" else x.ndim == 3
-    if not seq or x.shape[1] <= n:
+    if x.ndim != spec.rank or x.shape[1] <= n:
         return p, None
     T = x.shape[1]
     y = p.y
@@ -91,10 +91,6 @@ def gradients(model: Model, p: Problem, *, samples: int = 4, eps: float = 1e-5, 
                        f"{name}'s backward does not match its forward: check that layer's gradient formula", data)
 
 
-def _batch_axis(model: Model) -> int:
-    return 1 if time_major_data(model) else 0
-
-
 def _f64(a: Any) -> Any:
     return a.astype(np.float64) if isinstance(a, np.ndarray) and a.dtype.kind == "f" else a
 
@@ -119,9 +115,9 @@ def _view(model: Model, p: Problem) -> tuple[Any, list[int]]:
     """The model as a function of its float inputs, and each input's batch axis."""
     twin = float64_twin(model)
     if isinstance(p.x, tuple):
-        return _TwoInputs(twin, p.x, p.mask), [0, 0]
+        return _TwoInputs(twin, p.x, p.mask), [spec.batch_axis for spec in model.inputs]
     d = Differentiable(twin, _f64(p.x), p.mask)
-    return d, [_batch_axis(model)]  # an Embedding's output keeps the layout of its ids
+    return d, [model.inputs[0].batch_axis]  # an Embedding's output keeps the layout of its ids
 
 
 def _copy(z: Any) -> Any:
@@ -137,7 +133,7 @@ def batch_independence(model: Model, p: Problem) -> CheckResult:
     d, axes = _view(model, p)
     z0 = d.z0
     B = _parts(z0)[0].shape[axes[0]]
-    names = ["x"] if len(axes) == 1 else ["source", "decoder inputs"]
+    names = [spec.name.replace("_", " ") for spec in model.inputs]  # x; source, decoder inputs
     rng = np.random.default_rng(0)
     leaks = []
     for i in range(B):
@@ -180,7 +176,7 @@ def causality(model: Model, p: Problem) -> CheckResult:
     by_design = _non_causal_layers(list(getattr(model, "decoder", model.layers)))
     d, _ = _view(model, p)
     z0 = d.z0
-    tm = time_major_data(model) and not two
+    tm = model.inputs[0].time_major and not two
     seq = np.asarray(_parts(z0)[-1])
     zb = np.swapaxes(seq, 0, 1) if tm else seq  # (B, T, F)
     y, _ = d.forward(_copy(z0))

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from shapeviz.checks.common import CheckResult, Problem, loss_kind, time_major_data
+from shapeviz.checks.common import CheckResult, Problem, first_samples, loss_kind
 from shapeviz.core.model import Model
 from shapeviz.errors import ShapeVizError
 
@@ -33,13 +33,12 @@ def shapes(model: Model, p: Problem, *, declared: Any = None, dims: Any = None) 
 def _layout(model: Model, x: np.ndarray, y: np.ndarray, dims: dict | None = None) -> str | None:
     """A time-major/batch-first mix-up, read off the axis sizes: against the labels' sample count,
     and against declared sizes of B and T when given (e.g. a spec's [dims])."""
-    first = model.layers[0]
-    tm = time_major_data(model)
-    seq_rank = 2 if first.kind == "embedding" else 3
-    if x.ndim != seq_rank or model.mode in ("one-to-one", "one-to-many"):
+    spec = model.inputs[0]
+    if x.ndim != spec.rank or spec.time_axis is None:
         return None
+    tm = spec.time_major
     n = y.shape[0]
-    b_axis, t_axis = (1, 0) if tm else (0, 1)
+    b_axis, t_axis = spec.batch_axis, spec.time_axis
     B, T = (dims or {}).get("B"), (dims or {}).get("T")
     if B is not None and T is not None and B != T and x.shape[b_axis] == T and x.shape[t_axis] == B:
         order = "(T, B, ...)" if not tm else "(B, T, ...)"
@@ -68,14 +67,14 @@ def data_check(model: Model, data: dict, loss: Any, dims: dict | None = None) ->
     if lay:
         problems.append(lay)
         fixes.append("transpose x with x.swapaxes(0, 1), or build the layers with time_major=True")
-    first = model.layers[0]
-    if first.kind == "embedding" and x.dtype.kind in "iuf":
-        vocab = int(first.input_dim)  # type: ignore[attr-defined]
+    spec = model.inputs[0]
+    if spec.ids and spec.vocabulary is not None and x.dtype.kind in "iuf":
+        vocab = spec.vocabulary
         out = (x < 0) | (x >= vocab)
         if np.any(out):
             problems.append(f"{int(out.sum())} ids outside the vocabulary [0, {vocab}) (x in [{x.min():g}, {x.max():g}])")
             fixes.append(f"cap ids at input_dim - 1 (an OOV id) or raise input_dim above {int(x.max())}")
-        if getattr(first, "mask_zero", False) and x.ndim == 2 and not lay:
+        if spec.masked and x.ndim == 2 and not lay:
             empty = np.flatnonzero(np.all(x == 0, axis=1))
             if empty.size:
                 problems.append(f"{empty.size} all-padding rows (every id 0), e.g. row {int(empty[0])}")
@@ -105,8 +104,7 @@ def data_check(model: Model, data: dict, loss: Any, dims: dict | None = None) ->
             try:
                 # the first 32 samples: the shapes do not depend on how many there are
                 n = 32
-                xs = x[:, :n] if time_major_data(model) else x[:n]
-                xin = xs if model.kind != "encoder_decoder" else (xs, np.asarray(data["x_dec"])[:n])
+                xin = first_samples(model, x if len(model.inputs) == 1 else (x, np.asarray(data["x_dec"])), n)
                 trace(model, xin, labels=y[:n], mask=None if mask is None else np.asarray(mask)[:n], loss=loss)
             except ShapeVizError as error:
                 problems.append("the arrays do not fit the model: " + str(error).strip().splitlines()[0])

@@ -7,6 +7,7 @@ from typing import Any, NamedTuple, Sequence
 import numpy as np
 
 from shapeviz.core.backend import zeros
+from shapeviz.core.inputs import InputSpec, read_front
 from shapeviz.core.layer import Layer
 from shapeviz.core.model import Model
 from shapeviz.core.recurrent import Recurrent, time_major_mask
@@ -64,6 +65,12 @@ class EncoderDecoder(Model):
     @property
     def mode(self) -> str:
         return "many-to-many"
+
+    def _describe_inputs(self) -> list[InputSpec]:
+        """What :meth:`forward` takes in training: the ``source`` (B, T_in, F) and the teacher-forced
+        ``decoder_inputs`` (B, T_out, V), both batch-first."""
+        return [read_front(self.encoder, "source", time_dim="T_in", feature_dim="F"),
+                read_front(self.decoder, "decoder_inputs", time_dim="T_out", feature_dim="V")]
 
     def _dry_input(self, input_shape: Any) -> Any:
         enc_shape, dec_shape = input_shape

@@ -7,6 +7,7 @@ from typing import Any, ClassVar, Iterator
 
 import numpy as np
 
+from shapeviz.core.inputs import InputSpec, read_front, time_major_inputs
 from shapeviz.core.layer import Layer
 from shapeviz.errors import CheckpointError, ConfigError
 
@@ -45,6 +46,29 @@ class Model:
         """One of :data:`MODES`, read off the model's structure."""
         raise NotImplementedError
 
+    @property
+    def inputs(self) -> list[InputSpec]:
+        """What the model expects, one :class:`InputSpec` per array ``forward`` takes (see there).
+
+        Read off the layers once they are built (kept from then on); before that, on every read,
+        with ``features=None`` where a layer has yet to learn its input size."""
+        kept = self.__dict__.get("_input_specs")
+        if kept is not None:
+            return list(kept)
+        specs = self._describe_inputs()
+        if self.built:
+            self._input_specs = tuple(specs)
+        return list(specs)
+
+    def _describe_inputs(self) -> list[InputSpec]:
+        """The inputs as the layers say (a model kind with several inputs reads its own). Here: one
+        input ``x`` read off the front of :attr:`layers` (:func:`~shapeviz.core.inputs.read_front`),
+        a sequence unless the mode is one-to-one or one-to-many, in the layout of the recurrent layer
+        it goes to (:func:`~shapeviz.core.inputs.time_major_inputs`)."""
+        layers = self.layers
+        return [read_front(layers, "x", sequence=self.mode not in ("one-to-one", "one-to-many"),
+                           time_major=bool(layers) and time_major_inputs(layers)[0])]
+
     def leaf_layers(self) -> Iterator[Layer]:
         """Every layer that owns parameters, depth first (a Bidirectional yields its two
         directions), each once: a layer used twice (tied weights) is updated once per step."""
@@ -82,8 +106,9 @@ class Model:
         return np.zeros(shape, dtype=self.input_dtype())
 
     def input_dtype(self) -> np.dtype:
-        first = self.layers[0] if self.layers else None
-        return np.dtype("int64") if first is not None and first.kind == "embedding" else self.dtype
+        """The dtype of the first input's arrays: int64 for ids, else the model's."""
+        inputs = self.inputs
+        return inputs[0].array_dtype(self.dtype) if inputs else self.dtype
 
     def zero_grad(self) -> None:
         for layer in self.leaf_layers():

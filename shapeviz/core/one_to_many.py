@@ -6,6 +6,7 @@ from typing import Any, NamedTuple, Sequence
 
 import numpy as np
 
+from shapeviz.core.inputs import InputSpec, read_front
 from shapeviz.core.layer import Layer, check_choice, check_positive_int
 from shapeviz.core.model import Model
 from shapeviz.core.recurrent import Recurrent
@@ -45,6 +46,10 @@ class OneToMany(Model):
     @property
     def mode(self) -> str:
         return "one-to-many"
+
+    def _describe_inputs(self) -> list[InputSpec]:
+        """One vector per sample, ``x`` (B, F)."""
+        return [read_front(self.stack, "x", sequence=False)]
 
     def forward(self, x: Any, *, mask: Any = None, training: bool = False,
                 rng: np.random.Generator | None = None) -> tuple[Any, DecodeCache]:

@@ -6,6 +6,8 @@ from typing import Any, NamedTuple, Sequence
 
 import numpy as np
 
+from shapeviz.core.inputs import is_recurrent as _is_recurrent
+from shapeviz.core.inputs import time_major_inputs
 from shapeviz.core.layer import Layer
 from shapeviz.core.model import Model
 from shapeviz.core.recurrent import Recurrent
@@ -15,30 +17,6 @@ from shapeviz.errors import ConfigError, InputError
 class SequentialCache(NamedTuple):
     caches: list  # one per layer
     masks: list  # the mask each layer's output carries, (B, T) or None
-
-
-def _is_recurrent(layer: Layer) -> bool:
-    return isinstance(layer, Recurrent) or hasattr(layer, "backward_with_state")
-
-
-def time_major_inputs(layers: Sequence[Layer]) -> list[bool]:
-    """Per layer, whether the sequence it reads is time-major (T, B, ...).
-
-    A recurrent layer (or Bidirectional) says so with ``time_major``. A layer that works in any
-    layout (Masking, Dense, Dropout, Embedding) takes the layout of the next recurrent layer, which
-    reads its output, else of the previous one if that hands on a sequence, else batch-first."""
-    declared = [getattr(layer, "time_major", False) if _is_recurrent(layer) else None for layer in layers]
-    out = []
-    for i, tm in enumerate(declared):
-        if tm is None:
-            readers = [d for d in declared[i + 1:] if d is not None]
-            writers = [layer for layer, d in zip(layers[:i], declared) if d is not None]
-            if readers:
-                tm = readers[0]
-            elif writers and getattr(writers[-1], "return_sequences", False):
-                tm = writers[-1].time_major
-        out.append(bool(tm))
-    return out
 
 
 class Sequential(Model):

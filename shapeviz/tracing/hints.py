@@ -389,12 +389,13 @@ def convert_model(error: BaseException, session: "_Session", x: Any) -> ShapeErr
             pass the output's gradient."""
     if isinstance(error, ShapeError) or not isinstance(error, ShapeVizError):
         return None
+    names = [spec.name for spec in session.model.inputs]
     if session.ctx.phase == "backward":
         inputs = {"dy": x}
-    elif session.model.kind == "encoder_decoder" and isinstance(x, (tuple, list)) and len(x) == 2:
-        inputs = {"source": x[0], "decoder_inputs": x[1]}
+    elif len(names) > 1 and isinstance(x, (tuple, list)) and len(x) == len(names):
+        inputs = dict(zip(names, x))
     else:
-        inputs = {"x": x}
+        inputs = {names[0] if len(names) == 1 else "x": x}
     ctx = session.ctx
     model = session.model
     text = clean(str(error))

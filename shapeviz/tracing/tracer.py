@@ -16,6 +16,7 @@ from typing import Any, Callable, Iterable, Sequence
 import numpy as np
 
 from shapeviz.core import backend
+from shapeviz.core.inputs import InputSpec
 from shapeviz.core.layer import Layer
 from shapeviz.core.model import Model
 from shapeviz.errors import ConfigError, ShapeError, ShapeVizError
@@ -30,18 +31,15 @@ REPRESENTATIVE = 3  # steps traced of a long or symbolic sequence: 0, 1, ..., T-
 _METHODS = ("forward", "backward", "backward_with_state", "run", "run_backward", "ensure_built")
 
 
-def _input_names(model: Model) -> list[str]:
-    return ["source", "decoder_inputs"] if model.kind == "encoder_decoder" else ["x"]
-
-
-def _declarations(model: Model, inputs: Any) -> list[Any]:
-    names = _input_names(model)
-    if len(names) == 1:
+def _declarations(model: Model, inputs: Any, specs: Sequence[InputSpec]) -> list[Any]:
+    """One declaration per input of ``model`` (``specs``): ``inputs`` itself, or its items for several."""
+    if len(specs) == 1:
         return [inputs]
-    if not isinstance(inputs, (tuple, list)) or len(inputs) != len(names) or isinstance(inputs[0], (int, Dim)):
+    if not isinstance(inputs, (tuple, list)) or len(inputs) != len(specs) or isinstance(inputs[0], (int, Dim)):
+        example = ", ".join(f'"{spec.declaration(sizes=False)}"' for spec in specs)
         raise ConfigError(
-            f"{model.summary_name()} takes {len(names)} inputs ({', '.join(names)}): declare each, e.g. "
-            "(\"(B, T_in, F)\", \"(B, T_out, V)\")"
+            f"{model.summary_name()} takes {len(specs)} inputs ({', '.join(spec.name for spec in specs)}): "
+            f"declare each, e.g. ({example})"
         )
     return list(inputs)
 
@@ -345,8 +343,9 @@ def trace(model: Model, inputs: Any, *, dims: Any = None, expect: dict[str, str]
     ctx = session.ctx
     given = parse_dims(dims)
     expect = dict(expect or {})
-    declared = _declarations(model, inputs)
-    names = _input_names(model)
+    described = model.inputs
+    declared = _declarations(model, inputs, described)
+    names = [about.name for about in described]
     with activate(ctx), ExitStack() as stack:
         for n, role in (roles or {}).items():
             if role not in ROLES:
@@ -354,7 +353,8 @@ def trace(model: Model, inputs: Any, *, dims: Any = None, expect: dict[str, str]
             ctx.declare(n, role=role)
         sym_inputs = []
         session.concrete = all(isinstance(d, np.ndarray) for d in declared)
-        for i, (decl, name) in enumerate(zip(declared, names)):
+        for decl, about in zip(declared, described):
+            name = about.name
             specs = _specs(decl, name)
             shape = []
             for axis, spec in enumerate(specs):
@@ -364,7 +364,7 @@ def trace(model: Model, inputs: Any, *, dims: Any = None, expect: dict[str, str]
                     hints.bind_declared(ctx, spec.dim.symbol, spec.value,
                                         f"the input declaration of {name} ({spec.dim}={spec.value})")
                 shape.append(spec.dim)
-            dtype = model.input_dtype() if i == 0 else model.dtype
+            dtype = about.array_dtype(model.dtype)
             if isinstance(decl, np.ndarray):
                 dtype = decl.dtype
             sym_inputs.append(SymArray(shape, dtype, name=name))
