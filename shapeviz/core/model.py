@@ -128,7 +128,7 @@ class Model:
     def __call__(self, x: Any, **kwargs: Any) -> Any:
         return self.forward(x, **kwargs)[0]
 
-    # -- training (implemented in shapeviz.train) -----------------------------------
+    # -- training (implemented in shapeviz.train, which registers itself: see register_trainer) --
     def compile(self, loss: Any, optimizer: Any = "adam", **options: Any) -> "Model":
         from shapeviz.core import losses, optimizers
         self.loss = losses.get(loss)
@@ -136,24 +136,46 @@ class Model:
         return self
 
     def fit(self, x: Any, y: Any, **kwargs: Any) -> Any:
-        from shapeviz.train.fit import fit
-        return fit(self, x, y, **kwargs)
+        return _trainer("fit")(self, x, y, **kwargs)
 
     def evaluate(self, x: Any, y: Any, **kwargs: Any) -> Any:
-        from shapeviz.train.fit import evaluate
-        return evaluate(self, x, y, **kwargs)
+        return _trainer("evaluate")(self, x, y, **kwargs)
 
     def predict(self, x: Any, **kwargs: Any) -> Any:
-        from shapeviz.train.fit import predict
-        return predict(self, x, **kwargs)
+        return _trainer("predict")(self, x, **kwargs)
 
     def save_weights(self, path: Any) -> None:
-        from shapeviz.train.checkpoint import save_weights
-        save_weights(self, path)
+        _trainer("save_weights")(self, path)
 
     def load_weights(self, path: Any) -> None:
-        from shapeviz.train.checkpoint import load_weights
-        load_weights(self, path)
+        _trainer("load_weights")(self, path)
 
     def summary_name(self) -> str:
         return f"{type(self).__name__} {self.name!r}"
+
+
+# The trainer sits above the core (it imports the models it trains), so the core does not import it:
+# shapeviz.train hands its entry points over on import (shapeviz's __init__ imports shapeviz.train).
+_TRAINER: dict[str, Any] = {}
+TRAINER_METHODS = ("fit", "evaluate", "predict", "save_weights", "load_weights")
+
+
+def register_trainer(**functions: Any) -> None:
+    """Called by :mod:`shapeviz.train` on import: the functions ``Model.fit``, ``evaluate``,
+    ``predict``, ``save_weights`` and ``load_weights`` call, each taking the model first.
+
+    Args:
+        **functions: one callable for each name of :data:`TRAINER_METHODS`.
+    """
+    if set(functions) != set(TRAINER_METHODS):
+        raise TypeError(f"register_trainer expects {', '.join(TRAINER_METHODS)}; "
+                        f"got {', '.join(sorted(functions)) or 'nothing'}")
+    _TRAINER.update(functions)
+
+
+def _trainer(method: str) -> Any:
+    function = _TRAINER.get(method)
+    if function is None:
+        raise RuntimeError(f"Model.{method} is implemented by shapeviz.train, which has not been imported: "
+                           "import shapeviz (or shapeviz.train) first")
+    return function
