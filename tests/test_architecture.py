@@ -204,12 +204,12 @@ def test_model_fit_names_the_missing_trainer(monkeypatch: pytest.MonkeyPatch) ->
 
 def test_the_trainer_registers_every_method() -> None:
     import shapeviz.train as train
-    assert {name: core_model._TRAINER[name] for name in core_model.TRAINER_METHODS} == {
+    assert {name: core_model._trainer(name) for name in core_model.TRAINER_METHODS} == {
         "fit": train.fit, "evaluate": train.evaluate, "predict": train.predict,
         "save_weights": train.save_weights, "load_weights": train.load_weights}
     with pytest.raises(TypeError, match="register_trainer expects fit, evaluate, predict, save_weights, "
                                         "load_weights; got fit"):
-        core_model.register_trainer(fit=train.fit)
+        core_model.register_trainer(fit=train)
 
 
 def test_a_trace_without_a_registered_display_has_no_html(monkeypatch: pytest.MonkeyPatch) -> None:

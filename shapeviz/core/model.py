@@ -155,27 +155,29 @@ class Model:
 
 
 # The trainer sits above the core (it imports the models it trains), so the core does not import it:
-# shapeviz.train hands its entry points over on import (shapeviz's __init__ imports shapeviz.train).
+# shapeviz.train registers itself on import (shapeviz's __init__ imports shapeviz.train).
 _TRAINER: dict[str, Any] = {}
 TRAINER_METHODS = ("fit", "evaluate", "predict", "save_weights", "load_weights")
 
 
-def register_trainer(**functions: Any) -> None:
-    """Called by :mod:`shapeviz.train` on import: the functions ``Model.fit``, ``evaluate``,
-    ``predict``, ``save_weights`` and ``load_weights`` call, each taking the model first.
+def register_trainer(**modules: Any) -> None:
+    """Called by :mod:`shapeviz.train` on import: for each of ``Model.fit``, ``evaluate``,
+    ``predict``, ``save_weights`` and ``load_weights``, the module whose function of that name it
+    calls (with the model first). The function is looked up at each call, as the late imports this
+    replaces did, so a replaced ``shapeviz.train.fit.fit`` is the one called.
 
     Args:
-        **functions: one callable for each name of :data:`TRAINER_METHODS`.
+        **modules: a module for each name of :data:`TRAINER_METHODS`.
     """
-    if set(functions) != set(TRAINER_METHODS):
+    if set(modules) != set(TRAINER_METHODS):
         raise TypeError(f"register_trainer expects {', '.join(TRAINER_METHODS)}; "
-                        f"got {', '.join(sorted(functions)) or 'nothing'}")
-    _TRAINER.update(functions)
+                        f"got {', '.join(sorted(modules)) or 'nothing'}")
+    _TRAINER.update(modules)
 
 
 def _trainer(method: str) -> Any:
-    function = _TRAINER.get(method)
-    if function is None:
+    module = _TRAINER.get(method)
+    if module is None:
         raise RuntimeError(f"Model.{method} is implemented by shapeviz.train, which has not been imported: "
                            "import shapeviz (or shapeviz.train) first")
-    return function
+    return getattr(module, method)
