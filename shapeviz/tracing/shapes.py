@@ -20,6 +20,7 @@ from shapeviz.tracing.symarray import SymArray
 Shape = tuple  # of int | Dim
 
 
+# -- operands ------------------------------------------------------------------------------
 def norm(d: DimLike) -> int | Dim:
     """A dim as users see it: a plain int when constant, else the Dim."""
     dim = Dim.of(d)
@@ -102,6 +103,7 @@ def is_one(d: DimLike) -> bool:
     return Dim.of(d) == 1
 
 
+# -- broadcasting and matmul ----------------------------------------------------------------
 def broadcast_shapes(op: str, operands: Sequence[Any]) -> Shape:
     """numpy's broadcasting over the operands' shapes; a ShapeError names the clash."""
     shapes = [shape_of(o) for o in operands]
@@ -183,6 +185,7 @@ def _broadcast_fast(shapes: Sequence[Shape]) -> Shape | None:
 
 
 def here() -> str:
+    """Where the active trace is (layer, step, phase), for a binding's provenance."""
     ctx = context.current()
     return ctx.here() if ctx else "an operation"
 
@@ -209,7 +212,9 @@ def matmul_shape(a: Any, b: Any, op: str = "matmul") -> Shape:
 
 
 
+# -- axes, reductions, slicing and indexing -------------------------------------------------
 def norm_axis(axis: int, ndim: int, op: str, a: Any) -> int:
+    """``axis`` as a non-negative index into ``ndim`` axes; a ShapeError when it is out of bounds."""
     if not -ndim <= axis < ndim:
         raise fail(f"axis {axis} is out of bounds for an array of rank {ndim}", op, [a])
     return axis % ndim
@@ -269,20 +274,24 @@ def _symbolic_slice_length(dim: Dim, s: slice, op: str, a: Any) -> Any:
 
 
 def fmt_req(shape: Sequence[Any]) -> str:
+    """A requested shape as written (``(B, -1)``), for reshape's errors."""
     return "(" + ", ".join(str(d) for d in shape) + ")"
 
 
 def sum_dtype(dt: np.dtype) -> np.dtype:
+    """The dtype numpy's sum gives: int64 for bools and ints, else the operand's."""
     if dt.kind in "biu":
         return np.dtype(np.int64)
     return dt
 
 
 def reduced(a: Any, axis: Any, keepdims: bool, dtype: Any, op: str) -> SymArray:
+    """The result of a reduction ``op`` of ``a`` over ``axis``."""
     return SymArray(reduce_shape(shape_of(a), axis, keepdims, op, a), dtype)
 
 
 def squeezed(a: Any, axis: Any) -> SymArray:
+    """``np.squeeze(a, axis)``: a ShapeError for an axis that is not 1."""
     shape = shape_of(a)
     if axis is None:
         return SymArray(tuple(d for d in shape if not is_one(d)), dtype_of(a))
