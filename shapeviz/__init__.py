@@ -24,6 +24,17 @@ from shapeviz.spec import Spec, SpecError, load_spec
 from shapeviz.tracing import Trace, trace
 from shapeviz.errors import (CheckpointError, ConfigError, InputError, NonFiniteError, RenderError, ShapeError,
                              ShapeVizError)
+from shapeviz.tracing.records import register_html
+from shapeviz import train  # noqa: F401  (on import it registers Model.fit, evaluate, predict, save/load_weights)
+
+
+def _trace_html(tr: Trace) -> str:
+    """Jupyter's display of a Trace; rich and the renderers load on the first display, not on import."""
+    from shapeviz.render.jupyter import trace_html
+    return trace_html(tr)
+
+
+register_html(_trace_html)
 
 __version__ = "0.1.0"
 

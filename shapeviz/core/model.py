@@ -153,7 +153,7 @@ class Model:
     def __call__(self, x: Any, **kwargs: Any) -> Any:
         return self.forward(x, **kwargs)[0]
 
-    # -- training (implemented in shapeviz.train) -----------------------------------
+    # -- training (implemented in shapeviz.train, which registers itself: see register_trainer) --
     def compile(self, loss: Any, optimizer: Any = "adam", **options: Any) -> "Model":
         from shapeviz.core import losses, optimizers
         self.loss = losses.get(loss)
@@ -161,24 +161,48 @@ class Model:
         return self
 
     def fit(self, x: Any, y: Any, **kwargs: Any) -> Any:
-        from shapeviz.train.fit import fit
-        return fit(self, x, y, **kwargs)
+        return _trainer("fit")(self, x, y, **kwargs)
 
     def evaluate(self, x: Any, y: Any, **kwargs: Any) -> Any:
-        from shapeviz.train.fit import evaluate
-        return evaluate(self, x, y, **kwargs)
+        return _trainer("evaluate")(self, x, y, **kwargs)
 
     def predict(self, x: Any, **kwargs: Any) -> Any:
-        from shapeviz.train.fit import predict
-        return predict(self, x, **kwargs)
+        return _trainer("predict")(self, x, **kwargs)
 
     def save_weights(self, path: Any) -> None:
-        from shapeviz.train.checkpoint import save_weights
-        save_weights(self, path)
+        _trainer("save_weights")(self, path)
 
     def load_weights(self, path: Any) -> None:
-        from shapeviz.train.checkpoint import load_weights
-        load_weights(self, path)
+        _trainer("load_weights")(self, path)
 
     def summary_name(self) -> str:
         return f"{type(self).__name__} {self.name!r}"
+
+
+# The trainer sits above the core (it imports the models it trains), so the core does not import it:
+# shapeviz.train registers itself on import (shapeviz's __init__ imports shapeviz.train).
+_TRAINER: dict[str, Any] = {}
+TRAINER_METHODS = ("fit", "evaluate", "predict", "save_weights", "load_weights")
+
+
+def register_trainer(**modules: Any) -> None:
+    """Called by :mod:`shapeviz.train` on import: for each of ``Model.fit``, ``evaluate``,
+    ``predict``, ``save_weights`` and ``load_weights``, the module whose function of that name it
+    calls (with the model first). The function is looked up at each call, as the late imports this
+    replaces did, so a replaced ``shapeviz.train.fit.fit`` is the one called.
+
+    Args:
+        **modules: a module for each name of :data:`TRAINER_METHODS`.
+    """
+    if set(modules) != set(TRAINER_METHODS):
+        raise TypeError(f"register_trainer expects {', '.join(TRAINER_METHODS)}; "
+                        f"got {', '.join(sorted(modules)) or 'nothing'}")
+    _TRAINER.update(modules)
+
+
+def _trainer(method: str) -> Any:
+    module = _TRAINER.get(method)
+    if module is None:
+        raise RuntimeError(f"Model.{method} is implemented by shapeviz.train, which has not been imported: "
+                           "import shapeviz (or shapeviz.train) first")
+    return getattr(module, method)

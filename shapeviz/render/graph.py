@@ -6,7 +6,7 @@ tensor and shape, every arrow with the weight that joins the two. A long sequenc
 collapses to its first ``unroll`` steps, an ellipsis and its last step, so the graph of
 T=1000 has as many nodes as that of T=unroll+2.
 
-The graph is built from the trace's records only (see :mod:`shapeviz.render.unroll`):
+The graph is built from the trace's records only (laid out by :mod:`shapeviz.render.unroll`):
 the tracer records steps 0, 1 and T-1; a step it has no record of is labelled with the
 shapes of the nearest recorded step, which are the same at every t.
 """
@@ -17,7 +17,8 @@ from html import escape
 import graphviz
 
 from shapeviz.render.output import render, to_bytes
-from shapeviz.render.unroll import Box, Link, Unrolled, unrolled
+from shapeviz.render.picture import Box, Link, Unrolled
+from shapeviz.render.unroll import unrolled
 from shapeviz.tracing.records import Trace
 
 __all__ = ["unrolled_graph", "rolled_graph", "graph_of", "UnrolledGraph", "render", "to_bytes", "STYLE"]
@@ -132,7 +133,7 @@ def _edge(g: graphviz.Digraph, pic: Unrolled, link: Link) -> None:
 
 
 def graph_of(pic: Unrolled) -> UnrolledGraph:
-    """The Digraph of an :class:`~shapeviz.render.unroll.Unrolled` picture."""
+    """The Digraph of an :class:`~shapeviz.render.picture.Unrolled` picture."""
     title = [f"<b>{escape(pic.title)}</b>", f'<font point-size="10">{escape(pic.subtitle)}</font>']
     title += [f'<font point-size="9" color="{GREY}">{escape(n)}</font>' for n in pic.notes]
     g = UnrolledGraph(

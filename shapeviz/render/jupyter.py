@@ -1,4 +1,5 @@
-"""Jupyter display of a Trace: the summary table as HTML (``Trace._repr_html_`` delegates here)."""
+"""Jupyter display of a Trace: the summary table as HTML (shapeviz's ``__init__`` registers :func:`trace_html`
+as ``Trace._repr_html_``)."""
 
 from __future__ import annotations
 
@@ -40,3 +41,8 @@ def display_trace(trace: Trace, width: int = 100) -> TraceDisplay:
         width: the table's width in characters.
     """
     return TraceDisplay(trace, width)
+
+
+def trace_html(trace: Trace) -> str:
+    """The summary table of ``trace`` as an HTML fragment (what ``Trace._repr_html_`` returns)."""
+    return TraceDisplay(trace)._repr_html_()

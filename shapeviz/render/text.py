@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import textwrap
 
-from shapeviz.render.unroll import Box, Link, Unrolled, unrolled
+from shapeviz.render.picture import Box, Link, Unrolled
+from shapeviz.render.unroll import unrolled
 from shapeviz.tracing.records import Trace
 
 __all__ = ["text_diagram", "draw"]
@@ -222,7 +223,7 @@ def _around(canvas: _Canvas, link: Link, by_id: dict[str, Box],
 
 
 def draw(pic: Unrolled) -> str:
-    """The text of an :class:`~shapeviz.render.unroll.Unrolled` picture."""
+    """The text of an :class:`~shapeviz.render.picture.Unrolled` picture."""
     out = textwrap.wrap(pic.title, WIDTH) + textwrap.wrap(pic.subtitle, WIDTH) + [""]
     groups: list[tuple[str, list[int]]] = []
     for c, col in enumerate(pic.columns):

@@ -3,7 +3,7 @@
 from shapeviz.tracing.dims import Dim
 from shapeviz.tracing.parse import ShapeSyntaxError, parse_dims, parse_shape
 from shapeviz.tracing.records import GradRecord, LayerRecord, StepRecord, Trace
-from shapeviz.tracing.symarray import SymArray
+from shapeviz.tracing.symarray import SymArray  # first of the array modules (shapes, functions... import it)
 from shapeviz.tracing.tracer import trace
 
 __all__ = ["Dim", "SymArray", "Trace", "LayerRecord", "StepRecord", "GradRecord", "trace", "parse_shape",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 from shapeviz.tracing.context import Binding
 from shapeviz.tracing.dims import Dim, DimLike, shape_str
@@ -154,6 +154,17 @@ class Trace:
     def shape_text(self, shape: Shape) -> str:
         return shape_str(shape)
 
-    def _repr_html_(self) -> str:  # Jupyter: the summary table; rendering lives in shapeviz.render
-        from shapeviz.render.jupyter import display_trace
-        return display_trace(self)._repr_html_()
+    def _repr_html_(self) -> str | None:
+        """Jupyter's display: the HTML of the function given to :func:`register_html` (shapeviz's
+        ``__init__`` gives the summary table of :mod:`shapeviz.render.jupyter`); None without one."""
+        return _HTML[0](self) if _HTML else None
+
+
+# The renderers sit above the tracer, so the tracer does not import them: Jupyter's HTML for a Trace
+# is registered from above (shapeviz/__init__.py).
+_HTML: list[Callable[[Trace], str]] = []
+
+
+def register_html(render: Callable[[Trace], str]) -> None:
+    """Sets what ``Trace._repr_html_`` returns: ``render(trace)``, an HTML fragment."""
+    _HTML[:] = [render]
