@@ -90,9 +90,9 @@ class Functional(Model):
             if id(t) in given:
                 return
             if isinstance(t.node, InputNode):
-                raise ConfigError(f"{owner}: {via} depends on input {t.name!r}, which is not in `inputs` "
-                                  f"{[i.name for i in self.input_tensors]}: the outputs are not reachable from "
-                                  "the inputs alone; add it to `inputs`")
+                raise ConfigError(f"{owner}: the outputs are not reachable from the inputs "
+                                  f"{[i.name for i in self.input_tensors]} alone: {via}, an input not in "
+                                  f"`inputs`; add {t.name!r} there")
             node = t.node
             if state.get(id(node)) == 2:
                 return
@@ -116,6 +116,12 @@ class Functional(Model):
         clash = next((layer.name for layer in self.layers if layer.name in inputs), None)
         if clash is not None:
             raise ConfigError(f"{owner}: {clash!r} names both an input and a layer; names must be unique")
+
+    def call_number(self, node: Node) -> int:
+        """Which call of its layer ``node`` is in this model (0 for the first): a layer may have been
+        called in other graphs too, which its nodes' own ``call_index`` counts."""
+        same = [n for n in self.nodes if n.layer is node.layer]
+        return same.index(node)
 
     @property
     def layers(self) -> list[Layer]:
@@ -278,7 +284,7 @@ class Functional(Model):
             out, cache = layer.forward(x, **kwargs)
             out_mask = self._output_mask(node, x, mask) if takes_mask else None
         except ShapeVizError as error:
-            raise with_edge(error, node.edges()) from None
+            raise with_edge(error, node.edges(str(error))) from None
         items = list(out) if node.container is not None else [out]
         if len(items) != len(node.outputs):
             raise ConfigError(f"layer {layer.name!r} returned {len(items)} outputs, but its graph call made "
@@ -345,7 +351,7 @@ class Functional(Model):
             try:
                 dxs, dstates = self._node_backward(node, outs, node_cache)
             except ShapeVizError as error:
-                raise with_edge(error, node.edges()) from None
+                raise with_edge(error, node.edges(str(error))) from None
             for t, g in zip(node.inputs, [*dxs, *dstates]):
                 add(t, g)
         result = []

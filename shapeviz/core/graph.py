@@ -169,8 +169,18 @@ class Node:
         what = f"input {i}" if i < self.n_x else f"initial_state {i - self.n_x}"
         return f"{self.name!r} {what} from {self.inputs[i].describe()}"
 
-    def edges(self) -> str:
-        return "; ".join(self.edge(i) for i in range(len(self.inputs)))
+    def edges(self, message: str = "") -> str:
+        """The edges an error ``message`` is about: the initial state it names, else the data inputs
+        (a layer's own check of ``x``), else every edge."""
+        m = re.search(r"initial state '(\w+)'", message)
+        names = list(getattr(self.layer, "state_names", ()))
+        if m and m.group(1) in names and len(self.inputs) > self.n_x:
+            which = [self.n_x + names.index(m.group(1))]
+        elif len(self.inputs) > self.n_x and "initial state" not in message:
+            which = list(range(self.n_x))
+        else:
+            which = list(range(len(self.inputs)))
+        return "; ".join(self.edge(i) for i in which if i < len(self.inputs))
 
     def __repr__(self) -> str:
         return f"<Node {self.name!r} reads {[t.name for t in self.inputs]}>"
@@ -270,5 +280,10 @@ def _dry_forward(node: Node, size: int) -> Any:
     try:
         out, _ = probe.forward(xs if node.listed else xs[0], **kwargs)
     except ShapeVizError as error:
-        raise with_edge(error, node.edges()) from None
+        raise with_edge(error, node.edges(str(error))) from None
+    except (ValueError, IndexError) as error:  # numpy's own complaint (broadcasting, an index out of range)
+        from shapeviz.errors import InputError
+        shapes = ", ".join("(" + ", ".join("?" if d is None else str(d) for d in t.shape) + ")" for t in node.inputs)
+        raise InputError(f"layer {layer.name!r} ({layer.kind}) cannot run on inputs of shapes {shapes} "
+                         f"(? = free axis): {error}\n  through: {node.edges(str(error))}") from None
     return out

@@ -290,6 +290,9 @@ def _hint_for(error: BaseException, session: "_Session", layer: Any, path: str |
         return (f"the encoder's final states start the decoder: {src} hands over {m.group(1)} of size "
                 f"{m.group(3)}, and decoder layer {layer.name!r} has units={m.group(2)}; give the encoder and "
                 "decoder layers at each depth the same units")
+    if m and m.group(2) == m.group(3) and hasattr(model, "nodes"):  # the size fits: the batch dims differ
+        return ("the state comes from a layer that read another input than this layer's, and the two inputs "
+                "have different batch dims: declare every input of the graph with the same batch dim")
     if m:
         return f"an initial state is (B, H) with H = the layer's units, {m.group(2)}"
     if "feeding outputs back" in text:
@@ -362,7 +365,8 @@ def convert(error: BaseException, session: "_Session", layer: Any, path: str, ar
         if layer is not None and x is not None:
             fill.update(op=f"{layer.kind} {ctx.phase}", operands=_operands([("x", x)]))
         return error.with_context(**fill)
-    if layer is not None and isinstance(x, (list, tuple)) and ctx.phase == "forward":
+    if layer is not None and isinstance(x, (list, tuple)) and ctx.phase == "forward" \
+            and not getattr(layer, "multi_input", False):
         return _listed(session, layer, path, x)
     if isinstance(error, TypeError) and _UNSIZED.search(str(error)):
         return _unsized(error, session, layer, path, x)
