@@ -55,3 +55,21 @@ class Concat(Layer):
         return out
 
     output_mask = Sum.output_mask
+
+
+class Repeat(Layer):
+    """Keras's RepeatVector: (B, F) -> (B, n, F) (its ``kind`` is what graph modes look for)."""
+
+    kind = "repeat_vector"
+    supports_masking: ClassVar[bool] = False
+
+    def __init__(self, n: int, name: str | None = None) -> None:
+        super().__init__(name)
+        self.n = n
+
+    def forward(self, x: Any, *, mask: Any = None, training: bool = False, rng: Any = None) -> tuple[Any, Any]:
+        self.ensure_built(x, rng)
+        return np.repeat(x[:, None, :], self.n, axis=1), None  # (B, n, F)
+
+    def backward(self, dy: Any, cache: Any) -> Any:
+        return dy.sum(axis=1)  # (B, F)

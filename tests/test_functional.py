@@ -8,7 +8,7 @@ from typing import Any, Callable
 import numpy as np
 import pytest
 
-from graph_layers import Concat, Sum
+from graph_layers import Concat, Repeat, Sum
 from helpers import check_grads, project, random_cotangent
 from shapeviz import (GRU, LSTM, Bidirectional, ConfigError, Dense, Dropout, Embedding, Functional, Input,
                       InputError, Masking, Model, Sequential, SimpleRNN)
@@ -125,6 +125,18 @@ def test_mode_is_read_off_the_graph():
     _, h, c = LSTM(4, return_state=True)(src)
     dec = LSTM(4, return_sequences=True)(tgt, initial_state=[h, c])
     assert Model(inputs=[src, tgt], outputs=Dense(7)(dec)).mode == "many-to-many"
+    # one-to-many through RepeatVector; addition_rnn's sequence -> vector -> RepeatVector -> sequence
+    assert mode(lambda: (v, Dense(3)(LSTM(4, return_sequences=True)(Repeat(6)(v))))) == "one-to-many"
+    assert mode(lambda: (x, LSTM(4, return_sequences=True)(Repeat(3)(LSTM(4)(x))))) == "many-to-many"
+    # the same time input handed states (a stacked encoder) stays synced
+    _, h = GRU(4, return_state=True)(x)
+    assert mode(lambda: (x, GRU(4, return_sequences=True)(x, initial_state=[h]))) == "synced many-to-many"
+
+
+def test_one_to_many_graph_gradients():
+    v = Input("(B, 5)", name="v")
+    out = Dense(3)(LSTM(4, return_sequences=True)(Repeat(3)(Dense(4)(v))))
+    grad_check(Model(inputs=v, outputs=out, dtype="float64", seed=0), {"v": rand(B, 5)})
 
 
 def test_forward_takes_one_array_a_list_or_a_dict():
@@ -195,14 +207,15 @@ def test_shared_layer_gradient_is_the_sum_over_its_calls():
     grad_check(model, {"a": rand(B, T, 3), "b": rand(B, T, 3, seed=1)})
 
 
-def test_shared_recurrent_layer_does_not_share_workspace_buffers_between_calls():
+@pytest.mark.parametrize("cell", [LSTM, GRU])
+def test_shared_recurrent_layer_does_not_share_workspace_buffers_between_calls(cell):
     """Big enough for the workspace to recycle buffers (>= 64 KiB): a second call of one layer in one
     pass must not overwrite what the first call's cache and output still hold."""
     Bb, Tb, H = 8, 40, 32
     a, b = Input((None, None, 6), name="a"), Input((None, None, 6), name="b")
-    shared = LSTM(H, return_sequences=True, name="shared")
+    shared = cell(H, return_sequences=True, name="shared")
     model = Model(inputs=[a, b], outputs=[shared(a), shared(b)], dtype="float64", seed=0)
-    twin_a = LSTM(H, return_sequences=True, dtype="float64")
+    twin_a = cell(H, return_sequences=True, dtype="float64")
     twin_a.build((Bb, Tb, 6))
     twin_a.set_weights(shared.get_weights())
     xa, xb = rand(Bb, Tb, 6), rand(Bb, Tb, 6, seed=1)
