@@ -87,7 +87,8 @@ def test_validation_errors_name_what_is_wrong():
     with pytest.raises(ConfigError, match=r"input 'b' is never used on the way to the outputs"):
         Model(inputs=[a, b], outputs=y)
     z = Sum()([LSTM(3)(a), LSTM(3)(b)])
-    with pytest.raises(ConfigError, match=r"not reachable from the inputs \['a'\] alone: 'lstm_\d+' input 0 from input 'b', "
+    with pytest.raises(ConfigError, match=r"not reachable from the inputs \['a'\] alone: "
+                                         r"'lstm_\d+' input 0 from input 'b', "
                                          r"an input not in `inputs`; add 'b' there"):
         Model(inputs=a, outputs=z)
     with pytest.raises(ConfigError, match=r"outputs\[0\] is ndarray"):

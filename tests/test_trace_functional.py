@@ -114,7 +114,8 @@ def test_merge_of_unequal_feature_sizes_at_construction():
 
 def test_declared_features_differ_from_the_built_weights():
     with pytest.raises(ShapeError, match=r"(?s)layer 'dec'.*was built for 7 input features.*"
-                                         r"through: 'dec' input 0 from input 'target'\n.*hint: the model's weights were made for 7"):
+                                         r"through: 'dec' input 0 from input 'target'\n"
+                                         r".*hint: the model's weights were made for 7"):
         trace(seq2seq(), {"source": "(B, T_in, 5)", "target": "(B, T_out, 8)"})
 
 

@@ -222,7 +222,8 @@ class Functional(Model):
             missing = [k for k in self.input_names if k not in x]
             if unknown or missing:
                 raise InputError(f"Functional {self.name!r}: {what} keys must be the input names {self.input_names}"
-                                 + (f"; unknown: {unknown}" if unknown else "") + (f"; missing: {missing}" if missing else ""))
+                                 + (f"; unknown: {unknown}" if unknown else "")
+                                 + (f"; missing: {missing}" if missing else ""))
             return [x[k] for k in self.input_names]
         if n == 1:
             return [x[0]] if isinstance(x, (list, tuple)) and len(x) == 1 else [x]
