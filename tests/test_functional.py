@@ -105,6 +105,15 @@ def test_validation_errors_name_what_is_wrong():
         Sum()(a)
 
 
+def test_a_shared_layer_called_on_inputs_its_weights_do_not_fit():
+    a, b = Input("(B, T, 3)", name="a"), Input("(B, T, 4)", name="b")
+    shared = LSTM(2, name="shared")
+    shared(a)
+    with pytest.raises(InputError, match=r"'shared' \(lstm\) was built for 3 input features .* last axis is 4\n"
+                                         r"  through: 'shared@1' input 0 from input 'b'"):
+        shared(b)
+
+
 def test_a_shape_mistake_at_construction_names_the_node_and_edge():
     src, tgt = Input("(B, T_in, 5)", name="source"), Input("(B, T_out, 7)", name="target")
     _, h, c = LSTM(16, return_state=True, name="enc")(src)
@@ -194,7 +203,7 @@ def test_state_outputs_as_model_outputs_and_bidirectional_states():
 def test_fan_out_sums_the_gradients():
     x = Input("(B, T, 3)", name="x")
     h = LSTM(4, return_sequences=True)(x)
-    model = Model(inputs=x, outputs=[Dense(2)(h), GRU(3)(h), Dense(1)(x)], dtype="float64", seed=0)
+    model = Model(inputs=x, outputs=[Dense(2)(h), GRU(3)(h), Dense(1)(x), Sum()([h, h])], dtype="float64", seed=0)
     grad_check(model, {"x": rand(B, T, 3)})
 
 

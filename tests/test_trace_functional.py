@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from graph_layers import Concat, Sum
 from shapeviz import (GRU, LSTM, Bidirectional, ConfigError, Dense, Embedding, Input, InputError, Model,
@@ -155,3 +157,28 @@ def test_a_layer_reused_in_a_second_graph_is_traced_under_its_own_name():
     b = Input("(B, T, 2)", name="b")
     tr = trace(Model(inputs=b, outputs=Dense(1, name="out")(layer(b))), "(B, T, 2)")
     assert [r.path for r in tr.layers] == ["reused", "out"]
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(cell=st.sampled_from([SimpleRNN, LSTM, GRU]), units=st.integers(1, 4), b=st.integers(1, 3),
+       t_in=st.integers(1, 5), t_out=st.integers(1, 5), features=st.integers(1, 3), shared_head=st.booleans(),
+       bidirectional=st.booleans())
+def test_random_encoder_decoder_graphs_trace_as_they_run(cell, units, b, t_in, t_out, features, shared_head,
+                                                        bidirectional):
+    """Random seq2seq graphs (an optional bidirectional encoder whose states start two decoder
+    directions, a head shared by two branches): the symbolic trace equals the real run's."""
+    src, tgt = Input(f"(B, T_in, {features})", name="source"), Input("(B, T_out, 2)", name="target")
+    if bidirectional:
+        _, *states = Bidirectional(cell(units, return_state=True), name="enc")(src)
+        dec = Bidirectional(cell(units, return_sequences=True), merge_mode="sum", name="dec")(tgt, initial_state=states)
+    else:
+        _, *states = cell(units, return_state=True, name="enc")(src)
+        dec = cell(units, return_sequences=True, name="dec")(tgt, initial_state=states)
+    head = Dense(2, name="head")
+    skip = Dense(units, name="skip")(tgt)
+    out = Sum(name="sum")([head(dec), head(skip) if shared_head else Dense(2, name="side")(skip)])
+    model = Model(inputs=[src, tgt], outputs=out, seed=0)
+    rng = np.random.default_rng(0)
+    check(model, {"inputs": {"source": f"(B, T_in, {features})", "target": "(B, T_out, 2)"},
+                  "dims": {"B": b, "T_in": t_in, "T_out": t_out}},
+          {"inputs": {"source": rng.normal(size=(b, t_in, features)), "target": rng.normal(size=(b, t_out, 2))}})

@@ -13,6 +13,7 @@ from __future__ import annotations
 import copy
 import itertools
 import re
+import weakref
 from typing import Any
 
 import numpy as np
@@ -266,11 +267,19 @@ def call_layer(layer: Any, x: Any, kwargs: dict) -> Any:
     return container(node.outputs)
 
 
+_probes: "weakref.WeakKeyDictionary[Any, dict[int, Any]]" = weakref.WeakKeyDictionary()
+
+
 def _dry_forward(node: Node, size: int) -> Any:
     """The layer's output on zeros of the inputs' static shapes (free axes ``size``), run on a copy
-    of the layer so that the user's layer is built later, by the model, with its seed and dtype."""
+    of the layer so that the user's layer is built later, by the model, with its seed and dtype.
+    One copy per layer and dry size serves all its calls: a shared layer called on inputs its first
+    call's weights do not fit fails at the call that does not fit."""
     layer = node.layer
-    probe = copy.deepcopy(layer)
+    per_size = _probes.setdefault(layer, {})
+    probe = per_size.get(size)
+    if probe is None:
+        probe = per_size[size] = copy.deepcopy(layer)
     dtype = layer.dtype if layer.dtype is not None else np.dtype("float32")
     arrays = [_dry(t, size, dtype) for t in node.inputs]
     xs, states = arrays[:node.n_x], arrays[node.n_x:]
