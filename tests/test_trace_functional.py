@@ -102,7 +102,8 @@ def test_a_time_dim_merged_with_another_time_dim():
     dec = LSTM(4, return_sequences=True, name="dec")(tgt)
     model = Model(inputs=[src, tgt], outputs=Sum(name="merge")([enc, dec]))
     with pytest.raises(ShapeError, match=r"(?s)layer 'merge'.*T_in.*T_out.*through: 'merge' input 0 from 'enc' "
-                                         r"output 0 \(y\); 'merge' input 1 from 'dec' output 0 \(y\)"):
+                                         r"output 0 \(y\); 'merge' input 1 from 'dec' output 0 \(y\)\n.*hint: a merge lines its inputs up step "
+                                         r"by step, and these run over two time axes, T_in and T_out"):
         trace(model, {"source": "(B, T_in, 5)", "target": "(B, T_out, 7)"})
 
 

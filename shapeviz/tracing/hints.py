@@ -352,6 +352,18 @@ def _listed(session: "_Session", layer: Any, path: str, x: Any) -> ShapeError:
                       provenance=session.ctx.provenance(*_dims_of([x])), hint=hint)
 
 
+def _merge_hint(ctx: TraceContext, error: ShapeError) -> str | None:
+    """A merge (a graph's multi-input layer) of two sequences over different time axes."""
+    names = [error.expected, error.actual]
+    if not all(isinstance(n, str) and n.isidentifier() for n in names):
+        return None
+    if [_role(ctx, Dim.sym(n)) for n in names] != ["time", "time"]:  # type: ignore[arg-type]
+        return None
+    return (f"a merge lines its inputs up step by step, and these run over two time axes, {names[0]} and "
+            f"{names[1]}: reduce one to a vector first (return_sequences=False, a pooling, LastStep) and "
+            f"RepeatVector it if needed, or feed both from one time axis")
+
+
 def convert(error: BaseException, session: "_Session", layer: Any, path: str, args: tuple,
             kwargs: dict) -> ShapeError | None:
     """The error a layer raised, as a ShapeError that says where, with its operands and a hint;
@@ -362,6 +374,8 @@ def convert(error: BaseException, session: "_Session", layer: Any, path: str, ar
         return convert_model(error, session, x)
     if isinstance(error, ShapeError):  # raised by a symbolic op or check: add what it lacks
         fill: dict[str, Any] = {"layer": path, "timestep": timestep_of(session), "phase": ctx.phase}
+        if getattr(layer, "multi_input", False) and not error.hint:
+            fill["hint"] = _merge_hint(ctx, error)
         if layer is not None and x is not None:
             fill.update(op=f"{layer.kind} {ctx.phase}", operands=_operands([("x", x)]))
         return error.with_context(**fill)
