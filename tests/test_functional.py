@@ -294,12 +294,14 @@ def test_dropout_in_training_and_a_fixed_training_flag():
 
 
 # -- equivalence with Sequential -------------------------------------------------------------
-def test_sequential_and_the_same_layers_as_a_graph_agree():
+@pytest.mark.parametrize("time_major", [False, True])
+def test_sequential_and_the_same_layers_as_a_graph_agree(time_major):
     def layers() -> list:
-        return [Masking(), Bidirectional(LSTM(4, return_sequences=True)), GRU(3, return_sequences=True), Dense(2)]
+        return [Masking(), Bidirectional(LSTM(4, return_sequences=True, time_major=time_major)),
+                GRU(3, return_sequences=True, time_major=time_major), Dense(2)]
     seq_layers, graph_layers = layers(), layers()
     seq = Sequential(seq_layers, dtype="float64", seed=0)
-    x = Input("(B, T, 3)", name="x")
+    x = Input("(T, B, 3)" if time_major else "(B, T, 3)", name="x")
     t = x
     for layer in graph_layers:
         t = layer(t)
@@ -308,6 +310,8 @@ def test_sequential_and_the_same_layers_as_a_graph_agree():
     graph.set_weights(seq.get_weights())
     xv = rand(B, 5, 3)
     xv[1, 3:] = 0.0  # masked steps
+    if time_major:
+        xv = np.ascontiguousarray(xv.transpose(1, 0, 2))  # (T, B, F)
     y1, c1 = seq.forward(xv)
     y2, c2 = graph.forward(xv)
     np.testing.assert_array_equal(y1, y2)

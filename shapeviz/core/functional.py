@@ -66,11 +66,13 @@ class Functional(Model):
         if dup is not None:
             raise ConfigError(f"{owner}: two inputs are named {dup!r}; give each Input a distinct name")
         self.nodes = self._topological(owner)
+        self._layers = list({id(n.layer): n.layer for n in self.nodes}.values())
         self._check_names(owner)
         self._consumers: dict[int, list[tuple[Node, int]]] = {}
         for node in self.nodes:
             for i, t in enumerate(node.inputs):
                 self._consumers.setdefault(id(t), []).append((node, i))
+        self._layouts = {id(n): self._time_major_at(n) for n in self.nodes}  # read by every forward
         for t in self.input_tensors:
             if id(t) not in self._consumers and t not in self.output_tensors:
                 raise ConfigError(f"{owner}: input {t.name!r} is never used on the way to the outputs "
@@ -126,7 +128,7 @@ class Functional(Model):
     @property
     def layers(self) -> list[Layer]:
         """Every layer once, in the order of its first call."""
-        return list({id(n.layer): n.layer for n in self.nodes}.values())
+        return self._layers
 
     @property
     def input_names(self) -> list[str]:
@@ -145,12 +147,6 @@ class Functional(Model):
 
     def producer(self, t: GraphTensor) -> Node | None:
         return t.node if isinstance(t.node, Node) else None
-
-    def previous_layer(self, layer: Layer) -> Layer | None:
-        """The layer whose output the first call of ``layer`` reads (None for a model input)."""
-        node = next(n for n in self.nodes if n.layer is layer)
-        src = self.producer(node.inputs[0])
-        return src.layer if src is not None else None
 
     @property
     def mode(self) -> str:
@@ -302,7 +298,7 @@ class Functional(Model):
         layer = node.layer
         if node.listed:
             return layer.output_mask(mask)
-        return Sequential._next_mask(layer, x, mask, self._time_major_at(node))
+        return Sequential._next_mask(layer, x, mask, self._layouts[id(node)])
 
     def _time_major_at(self, node: Node) -> bool:
         """A layout-free layer (Masking, Embedding) takes the layout of the recurrent layer reading it."""
