@@ -6,11 +6,14 @@ from shapeviz.core.dense import Dense
 from shapeviz.core.dropout import Dropout
 from shapeviz.core.embedding import Embedding
 from shapeviz.core.encoder_decoder import EncoderDecoder
+from shapeviz.core.functional import Functional
+from shapeviz.core.graph import Input
 from shapeviz.core.gru import GRU
 from shapeviz.core.inputs import InputSpec
 from shapeviz.core.lstm import LSTM
 from shapeviz.core.masking import Masking
 from shapeviz.core.merge import Add, Average, Concatenate, Multiply, Stack, Subtract
+from shapeviz.core.model import Model
 from shapeviz.core.one_to_many import OneToMany
 from shapeviz.core.optimizers import SGD, Adagrad, Adam, RMSprop
 from shapeviz.core.pooling import GlobalAveragePooling1D, GlobalMaxPooling1D
@@ -44,7 +47,7 @@ __all__ = [
     "Add", "Subtract", "Multiply", "Average", "Concatenate", "Stack",
     "RepeatVector", "TimeDistributed", "GlobalAveragePooling1D", "GlobalMaxPooling1D", "Activation", "Flatten",
     "Reshape", "Permute", "Index", "LastStep", "TakeStep", "Steps",
-    "Sequential", "OneToMany", "EncoderDecoder", "InputSpec",
+    "Sequential", "OneToMany", "EncoderDecoder", "InputSpec", "Input", "Model", "Functional",
     "SGD", "Adagrad", "RMSprop", "Adam",
     "trace", "Trace", "load_spec", "Spec", "SpecError",
     "ShapeVizError", "ConfigError", "InputError", "CheckpointError", "NonFiniteError", "ShapeError",

@@ -263,3 +263,19 @@ def test_a_bad_description_is_refused_by_name(kwargs: dict, message: str) -> Non
 def test_exported() -> None:
     assert shapeviz.InputSpec is InputSpec
     assert "InputSpec" in shapeviz.__all__
+
+
+def test_functional_inputs_come_from_the_input_declarations():
+    import shapeviz as sv
+    src = sv.Input("(B, T_in, 5)", name="src")
+    tgt = sv.Input("(B, T_out)", name="tgt", dtype="int64")
+    _, h, c = sv.LSTM(8, return_state=True)(src)
+    emb = sv.Embedding(20, 4, mask_zero=True)(tgt)
+    y = sv.LSTM(8, return_sequences=True)(emb, initial_state=[h, c])
+    model = sv.Model([src, tgt], y)
+    floats, ids = model.inputs
+    assert (floats.name, floats.rank, floats.batch_axis, floats.time_axis, floats.features, floats.kind,
+            floats.time_dim, floats.masked) == ("src", 3, 0, 1, 5, "floats", "T_in", False)
+    assert (ids.name, ids.rank, ids.time_axis, ids.vocabulary, ids.kind, ids.time_dim, ids.masked) == \
+        ("tgt", 2, 1, 20, "ids", "T_out", True)
+    assert [s.declaration() for s in model.inputs] == ["(B, T_in, 5)", "(B, T_out)"]

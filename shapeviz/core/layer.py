@@ -7,6 +7,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from shapeviz.core import graph
 from shapeviz.errors import CheckpointError, ConfigError, InputError
 
 _counters: dict[str, itertools.count] = {}
@@ -90,6 +91,10 @@ class Layer:
         raise NotImplementedError
 
     def __call__(self, x: Any, **kwargs: Any) -> Any:
+        """The output of ``forward``; on graph tensors (``Input`` and what layers made of them) the
+        call records a node of a functional graph and returns its output tensor(s) instead."""
+        if graph.is_graph_call(x, kwargs):
+            return graph.call_layer(self, x, kwargs)
         return self.forward(x, **kwargs)[0]
 
     def ensure_built(self, x: Any, rng: np.random.Generator | None = None, dtype: Any = None) -> None:

@@ -26,6 +26,14 @@ class Model:
 
     kind: ClassVar[str] = "model"
 
+    def __new__(cls, *args: Any, **kwargs: Any) -> "Model":
+        """``Model(inputs=..., outputs=...)`` makes a :class:`~shapeviz.core.functional.Functional`
+        (Keras's pattern); subclasses are made as themselves."""
+        if cls is Model and ("inputs" in kwargs or "outputs" in kwargs or args):
+            from shapeviz.core.functional import Functional
+            return super().__new__(Functional)
+        return super().__new__(cls)
+
     def __init__(self, name: str | None = None, dtype: Any = "float32", seed: int | None = None) -> None:
         self.name = name or f"{self.kind}_{next(_counter)}"
         self.dtype = np.dtype(dtype)

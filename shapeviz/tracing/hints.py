@@ -290,6 +290,9 @@ def _hint_for(error: BaseException, session: "_Session", layer: Any, path: str |
         return (f"the encoder's final states start the decoder: {src} hands over {m.group(1)} of size "
                 f"{m.group(3)}, and decoder layer {layer.name!r} has units={m.group(2)}; give the encoder and "
                 "decoder layers at each depth the same units")
+    if m and m.group(2) == m.group(3) and hasattr(model, "nodes"):  # the size fits: the batch dims differ
+        return ("the state comes from a layer that read another input than this layer's, and the two inputs "
+                "have different batch dims: declare every input of the graph with the same batch dim")
     if m:
         return f"an initial state is (B, H) with H = the layer's units, {m.group(2)}"
     if "feeding outputs back" in text:
@@ -349,6 +352,18 @@ def _listed(session: "_Session", layer: Any, path: str, x: Any) -> ShapeError:
                       provenance=session.ctx.provenance(*_dims_of([x])), hint=hint)
 
 
+def _merge_hint(ctx: TraceContext, error: ShapeError) -> str | None:
+    """A merge (a graph's multi-input layer) of two sequences over different time axes."""
+    names = [error.expected, error.actual]
+    if not all(isinstance(n, str) and n.isidentifier() for n in names):
+        return None
+    if [_role(ctx, Dim.sym(n)) for n in names] != ["time", "time"]:  # type: ignore[arg-type]
+        return None
+    return (f"a merge lines its inputs up step by step, and these run over two time axes, {names[0]} and "
+            f"{names[1]}: reduce one to a vector first (return_sequences=False, a pooling, LastStep) and "
+            f"RepeatVector it if needed, or feed both from one time axis")
+
+
 def convert(error: BaseException, session: "_Session", layer: Any, path: str, args: tuple,
             kwargs: dict) -> ShapeError | None:
     """The error a layer raised, as a ShapeError that says where, with its operands and a hint;
@@ -359,10 +374,13 @@ def convert(error: BaseException, session: "_Session", layer: Any, path: str, ar
         return convert_model(error, session, x)
     if isinstance(error, ShapeError):  # raised by a symbolic op or check: add what it lacks
         fill: dict[str, Any] = {"layer": path, "timestep": timestep_of(session), "phase": ctx.phase}
+        if getattr(layer, "multi_input", False) and not error.hint:
+            fill["hint"] = _merge_hint(ctx, error)
         if layer is not None and x is not None:
             fill.update(op=f"{layer.kind} {ctx.phase}", operands=_operands([("x", x)]))
         return error.with_context(**fill)
-    if layer is not None and isinstance(x, (list, tuple)) and ctx.phase == "forward":
+    if layer is not None and isinstance(x, (list, tuple)) and ctx.phase == "forward" \
+            and not getattr(layer, "multi_input", False):
         return _listed(session, layer, path, x)
     if isinstance(error, TypeError) and _UNSIZED.search(str(error)):
         return _unsized(error, session, layer, path, x)

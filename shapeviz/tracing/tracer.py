@@ -31,8 +31,32 @@ REPRESENTATIVE = 3  # steps traced of a long or symbolic sequence: 0, 1, ..., T-
 _METHODS = ("forward", "backward", "backward_with_state", "run", "run_backward", "ensure_built")
 
 
+def _graph_declarations(model: Any, inputs: Any) -> list[Any]:
+    """A graph model's declarations: a dict by input name, a list in input order, or one for one input;
+    an input left out is traced as its ``Input(...)`` declared it."""
+    names = list(model.input_names)
+    own = [t.node.declaration for t in model.input_tensors]
+    if inputs is None:
+        return own
+    if isinstance(inputs, dict):
+        unknown = sorted(set(inputs) - set(names))
+        if unknown:
+            raise ConfigError(f"{model.summary_name()} has the inputs {names}; the declarations name {unknown}")
+        return [inputs.get(n, d) for n, d in zip(names, own)]
+    if len(names) == 1:
+        return [inputs]
+    if not isinstance(inputs, (tuple, list)) or len(inputs) != len(names) or isinstance(inputs[0], (int, Dim)):
+        raise ConfigError(
+            f"{model.summary_name()} takes {len(names)} inputs ({', '.join(names)}): declare each, by name "
+            f"({{{names[0]!r}: \"(B, T, F)\", ...}}) or in order"
+        )
+    return list(inputs)
+
+
 def _declarations(model: Model, inputs: Any, specs: Sequence[InputSpec]) -> list[Any]:
     """One declaration per input of ``model`` (``specs``): ``inputs`` itself, or its items for several."""
+    if hasattr(model, "input_tensors"):
+        return _graph_declarations(model, inputs)
     if len(specs) == 1:
         return [inputs]
     if not isinstance(inputs, (tuple, list)) or len(inputs) != len(specs) or isinstance(inputs[0], (int, Dim)):
@@ -88,6 +112,7 @@ class _Session:
         self.seen_bases: set[int] = set()  # arrays already counted for an earlier layer's memory
         self.concrete = False  # real arrays in: the loops run every step, records keep 0, 1, T-1
         self.stopped_at: str | None = None  # the step an error left a time loop at (for its message)
+        self.suffix = ""  # "@1" while a graph model runs the second call of a shared layer
         self.ctx.on_grad = self.on_grad
 
     # -- hooks ------------------------------------------------------------------------
@@ -174,6 +199,51 @@ class _Session:
         for sub in layer.sublayers():
             self.register(sub, f"{path}/{sub.name}", depth + 1, prev)
 
+    def register_graph(self, model: Any) -> None:
+        """A graph model's layers in the order of its nodes; a shared layer's later calls as
+        ``name@1``, ``name@2`` (their sublayers under them), so each call is recorded."""
+        for node in model.nodes:
+            src = model.producer(node.inputs[0]) if node.inputs else None
+            prev = src.layer if src is not None else None
+            k = model.call_number(node)
+            if k == 0:
+                self.register(node.layer, node.layer.name, 0, prev)
+                continue
+
+            def later(layer: Layer, path: str, depth: int, previous: Layer | None) -> None:
+                self.registered.append(path)
+                self.depths[path] = depth
+                self.previous[path] = previous
+                for sub in layer.sublayers():
+                    later(sub, f"{path}/{sub.name}", depth + 1, None)
+            later(node.layer, f"{node.layer.name}@{k}", 0, prev)
+
+    def path_of(self, layer: Layer) -> str:
+        """Where ``layer`` runs now: its path, under the call of a shared layer the graph is running."""
+        path = self.paths.get(id(layer), layer.name)
+        if self.suffix:
+            top, _, rest = path.partition("/")
+            path = f"{top}{self.suffix}/{rest}" if rest else f"{top}{self.suffix}"
+        return path
+
+    def wrap_model(self, stack: ExitStack) -> None:
+        """A graph model runs its nodes through ``run_node``: know which call of a layer is running."""
+        model = self.model
+        orig = getattr(model, "run_node", None)
+        if orig is None:
+            return
+
+        def run_node(node: Any, *args: Any, **kwargs: Any) -> Any:
+            saved = self.suffix
+            k = model.call_number(node)
+            self.suffix = f"@{k}" if k else ""
+            try:
+                return orig(node, *args, **kwargs)
+            finally:
+                self.suffix = saved
+        model.run_node = run_node  # type: ignore[attr-defined]
+        stack.callback(lambda: model.__dict__.pop("run_node", None))
+
     def wrap_all(self, stack: ExitStack) -> None:
         def visit(layer: Layer) -> None:
             for name in _METHODS:
@@ -204,7 +274,7 @@ class _Session:
 
     def wrapped(self, layer: Layer, method: str, orig: Callable) -> Callable:
         def call(*args: Any, **kwargs: Any) -> Any:
-            path = self.paths.get(id(layer), layer.name)
+            path = self.path_of(layer)
             nested = id(layer) in self.active
             if nested:
                 return orig(*args, **kwargs)
@@ -231,8 +301,15 @@ class _Session:
             return  # a layer called once per decoded step: its first call stands for all
         x = args[0]
         batch_first = method == "run" and not getattr(layer, "time_major", False)
-        inputs = {"x": _bf(shape_of(x), batch_first)}
         mask = kwargs.get("mask", args[1] if method == "run" and len(args) > 1 else None)
+        if isinstance(x, (list, tuple)):  # a multi-input layer (a merge) reads a list
+            inputs = {f"x{i}": shape_of(v) for i, v in enumerate(x)}
+            for i, m in enumerate(mask or []):
+                if m is not None:
+                    inputs[f"mask{i}"] = shape_of(m)
+            mask = None
+        else:
+            inputs = {"x": _bf(shape_of(x), batch_first)}
         if mask is not None:
             inputs["mask"] = shape_of(mask) if method == "forward" else (shape_of(mask)[1], shape_of(mask)[0])
         init = kwargs.get("initial_state", args[2] if method == "run" and len(args) > 2 else None)
@@ -262,7 +339,7 @@ class _Session:
             for n, buf in zip(state_names, S):
                 states[n] = shape_of(buf)[1:]
         for sub in layer.sublayers():
-            sub_path = self.paths.get(id(sub), sub.name)
+            sub_path = self.path_of(sub)
             if sub_path in self.layer_records:
                 prefix = "forward" if sub is layer.sublayers()[0] else "backward"
                 for n, s in self.layer_records[sub_path].states.items():
@@ -321,9 +398,11 @@ def trace(model: Model, inputs: Any, *, dims: Any = None, expect: dict[str, str]
     """Run ``model`` on symbolic inputs and record every shape, forward and backward.
 
     Args:
-        model: a Sequential, OneToMany or EncoderDecoder (built or not).
+        model: a Sequential, OneToMany, EncoderDecoder or graph model (built or not).
         inputs: the input's shape as ``"(B, T, 2)"``, ``"B T 2"``, ``"batch=32, seq_len=80,
-            features=2"``, a tuple, or an array (its shape); an EncoderDecoder takes two.
+            features=2"``, a tuple, or an array (its shape); an EncoderDecoder takes two; a graph
+            model a dict by input name (an input left out as its ``Input`` declared it), a list in
+            input order, or one declaration for one input (None: every input as declared).
         dims: sizes for names, ``{"B": 32}`` or ``["B=32"]``; shapes keep the names.
         expect: expected shapes, ``{"output": "(B, 1)", "lstm_1": "(B, 128)", "labels": "(B,)"}``; a
             layer name the model does not have is a ConfigError, raised before the run.
@@ -353,7 +432,7 @@ def trace(model: Model, inputs: Any, *, dims: Any = None, expect: dict[str, str]
             ctx.declare(n, role=role)
         sym_inputs = []
         session.concrete = all(isinstance(d, np.ndarray) for d in declared)
-        for decl, about in zip(declared, described):
+        for i, (decl, about) in enumerate(zip(declared, described)):
             name = about.name
             specs = _specs(decl, name)
             shape = []
@@ -364,7 +443,8 @@ def trace(model: Model, inputs: Any, *, dims: Any = None, expect: dict[str, str]
                     hints.bind_declared(ctx, spec.dim.symbol, spec.value,
                                         f"the input declaration of {name} ({spec.dim}={spec.value})")
                 shape.append(spec.dim)
-            dtype = about.array_dtype(model.dtype)
+            dtypes = getattr(model, "input_dtypes", None)  # a graph model's Inputs carry theirs
+            dtype = dtypes()[i] if dtypes is not None else about.array_dtype(model.dtype)
             if isinstance(decl, np.ndarray):
                 dtype = decl.dtype
             sym_inputs.append(SymArray(shape, dtype, name=name))
@@ -373,12 +453,16 @@ def trace(model: Model, inputs: Any, *, dims: Any = None, expect: dict[str, str]
         for n, v in given.items():
             ctx.declare(n)
             hints.bind_declared(ctx, n, v, f"the given sizes ({n}={v})")
-        prev = None
-        for layer in model.layers:
-            session.register(layer, layer.name, 0, prev)
-            prev = layer
+        if hasattr(model, "nodes"):
+            session.register_graph(model)
+        else:
+            prev = None
+            for layer in model.layers:
+                session.register(layer, layer.name, 0, prev)
+                prev = layer
         hints.check_expectation_names(session, expect)  # before the run: a typo is not a shape problem
         session.wrap_all(stack)
+        session.wrap_model(stack)
         stack.enter_context(backend.override(steps=session.steps_hook, mask=session.mask_hook,
                                              record=session.record_hook, revisit=session.revisit_hook))
         feed = real_inputs if real_inputs is not None else sym_inputs
@@ -397,7 +481,11 @@ def trace(model: Model, inputs: Any, *, dims: Any = None, expect: dict[str, str]
         except ShapeVizError as error:  # the model's own checks (OneToMany, EncoderDecoder), outside any layer
             raise hints.convert(error, session, model, model.name, (x,), {}) from None
         multi = isinstance(y, (tuple, list))  # return_state, or Bidirectional(merge_mode=None) on top
-        outputs = {f"y{i}": shape_of(v) for i, v in enumerate(y)} if multi else {"y": shape_of(y)}
+        out_names = getattr(model, "output_names", None)
+        if multi and out_names is not None and len(out_names) == len(y):
+            outputs = {n: shape_of(v) for n, v in zip(out_names, y)}
+        else:
+            outputs = {f"y{i}": shape_of(v) for i, v in enumerate(y)} if multi else {"y": shape_of(y)}
         hints.check_expectations(session, expect, y)
         labels_shape = None
         loss_name = None
