@@ -594,12 +594,12 @@ def test_ctrl_c_before_the_first_epoch_completes(chdir, tmp_path, monkeypatch):
 
 
 def test_ctrl_c_while_loading_is_exit_130(chdir, monkeypatch):
-    import shapeviz.loading
+    import shapeviz.frontends
 
     def interrupted(ref):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(shapeviz.loading, "load_model", interrupted)
+    monkeypatch.setattr(shapeviz.frontends, "load", interrupted)
     result = run("report", "model.py:build")
     assert result.exit_code == 130
     assert result.output == "error: interrupted\n"

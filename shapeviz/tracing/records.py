@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from shapeviz import hooks
 from shapeviz.tracing.context import Binding
 from shapeviz.tracing.dims import Dim, DimLike, shape_str
 
@@ -155,13 +156,16 @@ class Trace:
         return shape_str(shape)
 
     def _repr_html_(self) -> str | None:
-        """Jupyter's display: the HTML of the function given to :func:`register_html` (shapeviz's
-        ``__init__`` gives the summary table of :mod:`shapeviz.render.jupyter`); None without one."""
+        """Jupyter's display: the HTML of the function given to :func:`register_html` (the summary
+        table of :mod:`shapeviz.render.jupyter`, which the package root names as the "html" provider
+        and which registers itself when imported); None without one."""
+        if not _HTML:
+            hooks.load("html")
         return _HTML[0](self) if _HTML else None
 
 
 # The renderers sit above the tracer, so the tracer does not import them: Jupyter's HTML for a Trace
-# is registered from above (shapeviz/__init__.py).
+# is registered from above (shapeviz.render.jupyter, named in shapeviz/__init__.py: see shapeviz.hooks).
 _HTML: list[Callable[[Trace], str]] = []
 
 
