@@ -523,23 +523,22 @@ def _build_on(model: Any, arrays: dict[str, Any], path: str) -> None:
     """Build an unbuilt model on the first sample of the data, so that it declares its input."""
     if model.built:
         return
-    x = _model_inputs(model, arrays, path)
-    first = tuple(a[:1] for a in x) if isinstance(x, tuple) else x[:1]
-    mask = arrays.get("mask")
+    from shapeviz.train.diagnose import build_on_data
+
     try:
-        model.forward(first, mask=None if mask is None else mask[:1], training=False)
+        build_on_data(model, _model_inputs(model, arrays, path), arrays.get("y"), arrays.get("mask"))
     except ShapeVizError as error:
         raise ShapeVizError(f"the arrays in {path!r} do not fit the model:\n{error}") from None
 
 
 def _check_data(loaded: Any, arrays: dict[str, Any], path: str, console: Any) -> None:
-    from shapeviz.tracing.tracer import trace
+    from shapeviz.train.diagnose import check_arrays
 
     model = loaded.model
     x = _model_inputs(model, arrays, path)
     loss = None if model.loss is not None else (loaded.loss or "mse")
     try:
-        trace(model, x, labels=arrays["y"], mask=arrays.get("mask"), loss=loss)
+        check_arrays(model, x, arrays["y"], arrays.get("mask"), loss=loss)  # what train checks, then one pass
     except ShapeVizError as error:
         raise ShapeVizError(f"the arrays in {path!r} do not fit the model:\n{error}") from None
     shapes = ", ".join(f"{k} {tuple(v.shape)}" for k, v in arrays.items())

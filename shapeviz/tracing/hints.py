@@ -188,6 +188,12 @@ def _rank_hint(session: "_Session", layer: Any, path: str, x: Any) -> str | None
             return (f"Dense {prev.name!r} before it read {shape_str(seen)}, treating the time axis "
                     f"{seen[-1]} as features: token ids (B, T) need an Embedding(V, E) first, which makes "
                     "(B, T, E) for the recurrent layer")
+    if prev is None and _role(ctx, shape[0]) == "time":
+        return (f"x {shape_str(shape)} looks like a single sequence (T, F), without the batch axis: add it with "
+                f"x[None] (1, T, F)")
+    if prev is None and last_role == "time" and not _is_int(x):
+        return (f"x {shape_str(shape)} looks like one number per step (B, T), without the feature axis: add it "
+                "with x[..., None] (B, T, 1)")
     if prev is None and (_is_int(x) or last_role == "time"):
         return ("x looks like token ids (B, T): a recurrent layer reads vectors (B, T, F); put an "
                 "Embedding(V, E) first, or give one feature per step with x[..., None] (B, T, 1)")

@@ -8,16 +8,19 @@ shuffles the batches and draws the dropout masks. Metrics are means over every
 
 from __future__ import annotations
 
+import copy
 import math
 import os
-from typing import Any, Sequence
+from contextlib import contextmanager
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 
 from shapeviz.core.layer import check_positive_int
-from shapeviz.errors import CheckpointError, ConfigError
+from shapeviz.errors import CheckpointError, ConfigError, InputError, ShapeError
 from shapeviz.train.checkpoint import load_weights, save_weights
 from shapeviz.train.data import Data, batches, prepare
+from shapeviz.train.diagnose import explained
 from shapeviz.train.progress import Progress
 from shapeviz.train.step import StepResult, run_step, train_step
 from shapeviz.train.tbptt import check_tbptt, tbptt_step
@@ -58,6 +61,28 @@ def _require_compiled(model: Any, what: str, optimizer: bool = True) -> None:
         raise ConfigError(
             f"{model.summary_name()} is not compiled: call model.compile(loss, optimizer) before {what}()"
         )
+
+
+@contextmanager
+def _on_user_arrays(model: Any, x: Any, y: Any = None, mask: Any = None) -> Iterator[None]:
+    """A shape error met on a batch is reported as a symbolic trace on the user's whole arrays
+    reports it: their shapes (not a batch slice's), each axis named by its role, with its hint."""
+    # a failing first call may have built the first layer on the wrong shape: explain on the model as it was
+    before = model if model.built else copy.deepcopy(model)
+    try:
+        yield
+    except (InputError, ShapeError) as error:
+        raise explained(error, before, x, y, mask) from None
+
+
+def _prepare(model: Any, x: Any, y: Any = None, mask: Any = None, prefix: str = "") -> Data:
+    """:func:`prepare`; sample counts that disagree because x is time-major say so."""
+    try:
+        return prepare(model, x, y, mask, prefix=prefix)
+    except InputError as error:
+        if "samples" not in str(error):
+            raise
+        raise explained(error, model, x, y, mask, counts=True) from None
 
 
 def _ensure_built(model: Any, data: Data) -> None:
@@ -123,7 +148,7 @@ def _validation(model: Any, validation_data: Any) -> Data | None:
         got = (f"a {type(validation_data).__name__} of {len(validation_data)} items"
                if isinstance(validation_data, (tuple, list)) else type(validation_data).__name__)
         raise ConfigError(f"fit: validation_data must be (x, y) or (x, y, mask), got {got}")
-    return prepare(model, *validation_data, prefix="validation ")
+    return _prepare(model, *validation_data, prefix="validation ")
 
 
 def _evaluate(model: Any, data: Data, batch_size: int) -> dict[str, float]:
@@ -240,10 +265,11 @@ def fit(model: Any, x: Any, y: Any, *, batch_size: int = 32, epochs: int = 1, va
             "pass resume=True (--resume) to continue from it, or overwrite=True to start over and replace it "
             "(on the command line: delete it or give another --checkpoint)"
         )
-    data = prepare(model, x, y, mask)
+    data = _prepare(model, x, y, mask)
     val = _validation(model, validation_data)
     rng = np.random.default_rng(seed)
-    _ensure_built(model, data)
+    with _on_user_arrays(model, x, y, mask):
+        _ensure_built(model, data)
     model.zero_grad()
     history = History()
     start = _resume(model, checkpoint, history) if resume and os.path.exists(checkpoint) else 0
@@ -269,10 +295,11 @@ def fit(model: Any, x: Any, y: Any, *, batch_size: int = 32, epochs: int = 1, va
                     xb, yb, mb = data.batch(idx)
                     where = f"at epoch {epoch + 1}/{epochs}, step {step + 1}/{steps}"
                     res: StepResult
-                    if k is not None:
-                        res = tbptt_step(model, xb, yb, mb, rng, k, where=where, metric=bool(metric))
-                    else:
-                        res = run_step(model, xb, yb, mb, rng, where=where, metric=bool(metric))
+                    with _on_user_arrays(model, x, y, mask):
+                        if k is not None:
+                            res = tbptt_step(model, xb, yb, mb, rng, k, where=where, metric=bool(metric))
+                        else:
+                            res = run_step(model, xb, yb, mb, rng, where=where, metric=bool(metric))
                     total += res.loss * res.count
                     count += res.count
                     hits += res.hits
@@ -281,7 +308,8 @@ def fit(model: Any, x: Any, y: Any, *, batch_size: int = 32, epochs: int = 1, va
                     _call(cbs, "on_batch_end", step, logs)
                 logs = _logs(total, count, hits, metric)
                 if val is not None:
-                    logs.update({f"val_{key}": v for key, v in _evaluate(model, val, batch_size).items()})
+                    with _on_user_arrays(model, *validation_data):
+                        logs.update({f"val_{key}": v for key, v in _evaluate(model, val, batch_size).items()})
                 _call(cbs, "on_epoch_end", epoch, logs)
                 # the epoch is complete once its weights are the snapshot Ctrl-C restores
                 snapshot = _snapshot(model)
@@ -309,7 +337,9 @@ def evaluate(model: Any, x: Any, y: Any, *, batch_size: int = 32, mask: Any = No
     """
     _require_compiled(model, "evaluate", optimizer=False)
     batch_size = check_positive_int(batch_size, "batch_size", "evaluate")
-    return _evaluate(model, prepare(model, x, y, mask), batch_size)
+    data = _prepare(model, x, y, mask)
+    with _on_user_arrays(model, x, y, mask):
+        return _evaluate(model, data, batch_size)
 
 
 def predict(model: Any, x: Any, *, batch_size: int = 32, mask: Any = None, steps: int | None = None) -> np.ndarray:
@@ -337,13 +367,14 @@ def predict(model: Any, x: Any, *, batch_size: int = 32, mask: Any = None, steps
         )
     if steps is not None:
         steps = check_positive_int(steps, "steps", "predict")
-    data = prepare(model, x, None, mask)
+    data = _prepare(model, x, None, mask)
     outputs = []
-    for idx in batches(data.n, batch_size, None):
-        xb, _, mb = data.batch(idx)
-        if generating:
-            out, _ = model.generate(xb, steps, mask=mb)
-        else:
-            out, _ = model.forward(xb, mask=mb, training=False)
-        outputs.append(out)
+    with _on_user_arrays(model, x, None, mask):
+        for idx in batches(data.n, batch_size, None):
+            xb, _, mb = data.batch(idx)
+            if generating:
+                out, _ = model.generate(xb, steps, mask=mb)
+            else:
+                out, _ = model.forward(xb, mask=mb, training=False)
+            outputs.append(out)
     return np.concatenate(outputs, axis=0)  # (N, ...)
