@@ -179,3 +179,17 @@ def test_check_data_gives_the_return_sequences_hint(work):
     assert result.exit_code == 2, result.output
     assert "targets of shape (12, 5, 1) do not fit predictions of shape (12, 1)" in result.output
     assert "set return_sequences=True on 'lstm'" in result.output
+
+
+def test_integer_rows_are_not_taken_for_steps_when_classes_equal_steps():
+    """(B, C) integer rows with C = T: the loss's own message (ids in a one-hot slot) stands, not a
+    guess that the labels are per step."""
+    m = model(units=5, loss=SoftmaxCrossEntropy())
+    with pytest.raises(InputError, match="sparse_categorical_crossentropy"):
+        m.fit(rng.normal(size=(20, 5, 3)), rng.integers(0, 5, size=(20, 5)), verbose=0)
+
+
+def test_integer_ids_per_step_for_a_many_to_one_model_hint_return_sequences():
+    m = model(units=3, loss=SoftmaxCrossEntropy())
+    with pytest.raises(ShapeError, match=r"set return_sequences=True on 'lstm'"):
+        m.fit(rng.normal(size=(20, 7, 3)), rng.integers(0, 3, size=(20, 7)), verbose=0)

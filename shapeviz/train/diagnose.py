@@ -93,7 +93,7 @@ def _name_like(shape: tuple[int, ...], sizes: dict[str, int], order: list[str]) 
     out = []
     used: set[str] = set()
     for axis, d in enumerate(shape):
-        name = next((k for k in order if k not in used and sizes.get(k) == d and (axis < 2)), None)
+        name = next((k for k in order if k not in used and sizes.get(k) == d and axis < 2), None)
         if name is None:
             out.append(str(d))
         else:
@@ -126,7 +126,13 @@ def _declarations(model: Any, x: Any, y: Any, mask: Any) -> tuple[Any, Any, Any]
         sizes = {back[k]: int(v) for k, v in (p.split("=") for p in names if "=" in p)}
         inputs = _decl(names)
         label_order = ["B", "T"]
-    labels = _decl(_name_like(y_shape, sizes, label_order)) if y_shape is not None else None
+    labels = None
+    if y_shape is not None:
+        head = model.layers[-1] if getattr(model, "layers", None) else None
+        per_step = len(y_shape) >= 3 or (len(y_shape) == 2 and np.asarray(y).dtype.kind in "iu"
+                                         and getattr(head, "units", None) != y_shape[1])
+        # (B, C) rows are classes or outputs, not steps, even when C happens to equal T
+        labels = _decl(_name_like(y_shape, sizes, label_order if per_step else label_order[:1]))
     mask_decl = None
     if m_shape is not None:
         order = ["T", "B"] if len(m_shape) == 2 and m_shape[0] != m_shape[1] and sizes.get("T") == m_shape[0] \
