@@ -193,3 +193,12 @@ def test_integer_ids_per_step_for_a_many_to_one_model_hint_return_sequences():
     m = model(units=3, loss=SoftmaxCrossEntropy())
     with pytest.raises(ShapeError, match=r"set return_sequences=True on 'lstm'"):
         m.fit(rng.normal(size=(20, 7, 3)), rng.integers(0, 3, size=(20, 7)), verbose=0)
+
+
+def test_labels_with_their_own_step_count_get_no_return_sequences_hint():
+    m = model(seq=True)
+    with pytest.raises(ValueError) as err:  # the loss's own message on the user's shapes
+        m.fit(rng.normal(size=(8, 5, 3)), rng.normal(size=(8, 6, 1)), verbose=0)
+    msg = str(err.value)
+    assert "targets of shape (8, 6, 1) do not fit predictions of shape (8, 5, 1)" in msg
+    assert "return_sequences=False" not in msg

@@ -35,9 +35,10 @@ def _decl(names: list[Any]) -> str:
 
 # the names the axes get: unlike B or T they never occur in a message's own text, so they can be
 # put back to sizes there without touching "(B, T, F)" in a sentence
-_NAMES = {"B": "B_data", "T": "T_data", "T_in": "Tin_data", "T_out": "Tout_data"}
-_ROLES = {"B_data": "batch", "T_data": "time", "Tin_data": "time", "Tout_data": "time"}
-_ABOUT = {"B_data": "the samples", "T_data": "time", "Tin_data": "the source's time", "Tout_data": "the decoder's time"}
+_NAMES = {"B": "B_data", "T": "T_data", "T_in": "Tin_data", "T_out": "Tout_data", "T_y": "Ty_data"}
+_ROLES = {"B_data": "batch", "T_data": "time", "Tin_data": "time", "Tout_data": "time", "Ty_data": "time"}
+_ABOUT = {"B_data": "the samples", "T_data": "time", "Tin_data": "the source's time", "Tout_data": "the decoder's time",
+          "Ty_data": "the labels' time"}
 
 
 def _axis(name: str, size: int) -> str:
@@ -132,7 +133,10 @@ def _declarations(model: Any, x: Any, y: Any, mask: Any) -> tuple[Any, Any, Any]
         per_step = len(y_shape) >= 3 or (len(y_shape) == 2 and np.asarray(y).dtype.kind in "iu"
                                          and getattr(head, "units", None) != y_shape[1])
         # (B, C) rows are classes or outputs, not steps, even when C happens to equal T
-        labels = _decl(_name_like(y_shape, sizes, label_order if per_step else label_order[:1]))
+        names = _name_like(y_shape, sizes, label_order if per_step else label_order[:1])
+        if len(y_shape) >= 3 and "=" not in names[1]:  # steps of their own: a time axis all the same
+            names[1] = _axis("T_y", y_shape[1])
+        labels = _decl(names)
     mask_decl = None
     if m_shape is not None:
         order = ["T", "B"] if len(m_shape) == 2 and m_shape[0] != m_shape[1] and sizes.get("T") == m_shape[0] \
