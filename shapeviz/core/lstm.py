@@ -113,7 +113,7 @@ class LSTM(Recurrent):
         g *= 2.0  # (B, H)
         g -= 1.0  # (B, H) g = 2σ(2z_g) - 1 = tanh(z_g)
         c = np.multiply(f, S[1][t], out=S[1][t + 1])  # (B, H) c_t = f * c_{t-1} ...
-        c += np.multiply(i, g, out=bufs["narrow"])  # (B, H)                  ... + i * g
+        c += np.multiply(i, g, out=bufs["narrow"])  # (B, H) ... + i * g
         tanh_c = tanh_into(c, bufs["tanh_c"][t])  # (B, H) tanh(c_t)
         np.multiply(o, tanh_c, out=S[0][t + 1])  # (B, H) h_t = o * tanh(c_t)
 
@@ -129,7 +129,7 @@ class LSTM(Recurrent):
         gates[:, 3 * H:] = self._ract(gates[:, 3 * H:])  # (B, H) o = ρ(z_o)
         i, f, g, o = gates[:, :H], gates[:, H:2 * H], gates[:, 2 * H:3 * H], gates[:, 3 * H:]  # (B, H) each
         c = np.multiply(f, S[1][t], out=S[1][t + 1])  # (B, H) c_t = f * c_{t-1} ...
-        c += i * g  # (B, H)                                   ... + i * g
+        c += i * g  # (B, H) ... + i * g
         act_c = bufs["tanh_c"][t]  # (B, H)
         act_c[...] = self._act(c)  # (B, H) α(c_t)
         np.multiply(o, act_c, out=S[0][t + 1])  # (B, H) h_t = o * α(c_t)
