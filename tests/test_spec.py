@@ -217,22 +217,11 @@ def test_an_expectation_that_does_not_hold_is_a_shape_error_at_trace_time(tmp_pa
         spec.trace()
 
 
-# constructor options the recurrent cells gained for Keras models (issue 11) that the spec's
-# table does not take yet: spec.py is being restructured elsewhere; the restructure adds them
-# (and docs/specs.md documents them), then this table goes
-PENDING_IN_SPEC = {
-    "simple_rnn": {"stateful", "unroll"},
-    "lstm": {"activation", "recurrent_activation", "stateful", "unroll"},
-    "gru": {"activation", "recurrent_activation", "stateful", "unroll"},
-}
-
-
 def test_layer_table_matches_the_constructors():
     """A new constructor option shows up here until the spec's table (and docs/specs.md) know it."""
     import inspect
     from shapeviz.core.recurrent import Recurrent
     for kind, (cls, types, required) in LAYER_KINDS.items():
-        types = {**types, **dict.fromkeys(PENDING_IN_SPEC.get(kind, set()) - set(types))}
         params = dict(inspect.signature(cls.__init__).parameters)
         if any(p.kind == p.VAR_KEYWORD for p in params.values()):
             params.update(inspect.signature(Recurrent.__init__).parameters)
@@ -240,7 +229,7 @@ def test_layer_table_matches_the_constructors():
         assert set(plain) - {"self", "name", "dtype"} == set(types), kind
         assert {n for n, p in plain.items() if p.default is p.empty} - {"self"} == set(required), kind
     docs = (ROOT / "docs" / "specs.md").read_text(encoding="utf-8")
-    for kind, (_, types, _) in LAYER_KINDS.items():  # the spec's own table: PENDING_IN_SPEC is not documented yet
+    for kind, (_, types, _) in LAYER_KINDS.items():
         assert f"`{kind}`" in docs
         for option in types:
             assert f"`{option}`" in docs, (kind, option)
@@ -532,3 +521,14 @@ def test_json_key_lines():
     assert lines[("layers", 1)] == 6 and lines[("layers", 1, "units", 1)] == 7
     assert json_key_lines("[" * 5000 + "]" * 5000)[(0,) * 4999] == 1
     assert json_key_lines("{not json") == {}
+
+
+def test_spec_takes_the_cell_options_of_saved_keras_models():
+    from shapeviz.frontends.spec import build_spec
+    spec = build_spec({"model": {"kind": "sequential"}, "input": "(B, T, 3)", "layers": [
+        {"kind": "lstm", "units": 4, "activation": "relu", "recurrent_activation": "hard_sigmoid_keras2",
+         "unroll": True},
+        {"kind": "gru", "units": 2, "reset_after": False, "recurrent_activation": "hard_sigmoid"}]})
+    lstm, gru = spec.model.layers
+    assert (lstm.activation, lstm.recurrent_activation) == ("relu", "hard_sigmoid_keras2")
+    assert (gru.reset_after, gru.recurrent_activation) == (False, "hard_sigmoid")
