@@ -26,6 +26,7 @@ from shapeviz.tracing.records import EdgeRecord, GraphRecord, LayerRecord, NodeR
 _MERGE = {"add": "add", "subtract": "subtract", "multiply": "multiply", "average": "average",
           "concatenate": "concat", "stack": "stack", "merge": "merge"}
 _REDUCE = {"global_average_pooling1d": "mean", "global_max_pooling1d": "max"}
+_SELECT = {"take_step": "take", "last_step": "last", "index": "index"}
 
 
 class _View:
@@ -181,35 +182,43 @@ class GraphLayout:
 
     def rows(self) -> dict[str, list[int]]:
         """A row (two for a Bidirectional; one more for a recurrent layer whose states are an output)
-        per node, each above the rows it reads; nodes at one height over different columns share one."""
-        level: dict[str, int] = {}
-        height: dict[str, int] = {}
-        for node in self.nodes:
-            srcs = [e.src for e in self.g.into(node.name) if e.src in level]
-            level[node.name] = max((level[s] + height[s] for s in srcs), default=0)
-            height[node.name] = 0 if node.kind in PASS_THROUGH else \
-                1 + (node.kind == "bidirectional") + self._output_row(node)
-        shared: list[tuple[int, set[int], list[NodeRecord]]] = []  # (level, columns, nodes) of a row
-        for node in self.nodes:
-            if not height[node.name]:
-                continue  # drawn on the arrows out of what it reads
-            cols = self.node_cols(node)
-            spot = next((s for s in shared if s[0] == level[node.name] and height[node.name] == 1
-                         and all(height[n.name] == 1 for n in s[2]) and not s[1] & cols), None)
-            if spot is None:
-                shared.append((level[node.name], set(cols), [node]))
-            else:
-                spot[1].update(cols)
-                spot[2].append(node)
-        shared.sort(key=lambda s: s[0])  # stable: nodes at one level keep the graph's order
+        per node, above the rows it reads and as near them as it can: the nodes in the graph's order,
+        each input just before the first node reading it. A node shares the lowest row above what it
+        reads whose columns it does not use (an input over another time axis)."""
+        first_reader: dict[str, int] = {}
+        order = [n for n in self.nodes if n.kind != "input"]
+        for i, node in enumerate(order):
+            for e in self.g.into(node.name):
+                first_reader.setdefault(e.src, i)
+        inputs = [n for n in self.nodes if n.kind == "input"]
+        placed: list[NodeRecord] = []
+        for i, node in enumerate(order):
+            placed += [n for n in inputs if first_reader.get(n.name, -1) == i]
+            placed.append(node)
+        placed += [n for n in inputs if n not in placed]
         out: dict[str, list[int]] = {}
-        for _, _, members in shared:
-            start = len(self.b.pic.rows)
-            n_rows = height[members[0].name]
-            for k in range(n_rows):
+        members: list[list[NodeRecord]] = []  # per row, the nodes in it
+        used: list[set[int]] = []  # per row, the columns its boxes are in
+        for node in placed:
+            height = 0 if node.kind in PASS_THROUGH else 1 + (node.kind == "bidirectional") + self._output_row(node)
+            above = max((out[e.src][-1] for e in self.g.into(node.name) if out.get(e.src)), default=-1)
+            if not height:  # drawn on the arrows out of what it reads
+                out[node.name] = [above] if above >= 0 else []
+                continue
+            cols = self.node_cols(node)
+            spot = next((r for r in range(above + 1, len(members)) if height == 1
+                         and not used[r] & cols and all(len(out[n.name]) == 1 for n in members[r])), None)
+            if spot is not None:
+                members[spot].append(node)
+                used[spot] |= cols
+                out[node.name] = [spot]
+                continue
+            start = len(members)
+            for k in range(height):
+                members.append([node])
+                used.append(set(cols))
                 self.b.pic.rows.append(Row(""))
-            for node in members:
-                out[node.name] = list(range(start, start + n_rows))
+            out[node.name] = list(range(start, start + height))
         return out
 
     def _output_row(self, node: NodeRecord) -> int:
@@ -370,7 +379,7 @@ class GraphLayout:
         self._title(titles, row, node, node.name, [text, f"y {shape_str(out)}", *weights])
         merge = _MERGE.get(kinds)
         name = "y" if final else "e" if kinds == "embedding" else "m" if merge else \
-            "r" if kinds == "repeat_vector" else "p" if kinds in _REDUCE else "a"
+            "r" if kinds == "repeat_vector" else "p" if kinds in _REDUCE else "s" if kinds in _SELECT else "a"
         role = "output" if final else "merge" if merge else "hidden"
         reads = self.reads(node)
         if length is not None:
@@ -404,9 +413,9 @@ class GraphLayout:
         for e in reads:
             src = self.view(e)
             if self.out_len.get((e.src, e.output)) is not None:  # reads a sequence: every step, or the one taken
-                what = _REDUCE.get(kinds, kinds.replace("_", " "))
+                what = _REDUCE.get(kinds, _SELECT.get(kinds, kinds.replace("_", " ")))
                 steps = [c for c in sorted(src.boxes) if not b.elided(c)]
-                if kinds in ("take_step", "last_step", "index") and col in src.boxes:
+                if kinds in _SELECT and col in src.boxes:  # one step taken
                     steps = [col]
                 for c in steps:
                     b.link(src.boxes[c], box, "reduce", self._label(src, what) if c == col else "",
