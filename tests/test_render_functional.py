@@ -251,10 +251,10 @@ def test_addition_rnn_repeats_the_encoders_last_state_in_its_own_panel() -> None
 
 def test_selections_take_their_step(traces: dict[str, Trace]) -> None:
     pic = unrolled(trace(selections(), None))
-    taken = {pic.rows[pic.box(link.dst).row].title: (pic.box(link.src).lines[0][0], link.label)
+    taken = {pic.box(link.dst).col: (pic.box(link.src).lines[0][0], link.label)
              for link in pic.links if link.kind == "reduce"}
-    assert taken == {"second": ("h'_1", "take"), "last": ("h'_{T-1}", "last")}  # one step each, the one taken
-    assert pic.box(next(l.dst for l in pic.links if l.label == "take")).col == 1
+    assert taken == {1: ("h'_1", "take"), 4: ("h'_{T-1}", "last")}  # one step each, in the column it takes
+    assert "last · second" in text_diagram(trace(selections(), None))  # two nodes side by side in one row
     outputs = [b for b in pic.boxes if b.role == "output"]
     assert {b.lines[0][0] for b in outputs} >= {"y", "y_0", "y_{T-1}"}  # the Dense, and g1's sequence
     assert text_diagram(trace(selections(), None)).count("initial state h") >= 1

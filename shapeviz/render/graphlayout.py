@@ -258,8 +258,9 @@ class GraphLayout:
             cols = self.node_cols(node)
             group = self.b.pic.columns[min(cols)].group if cols else ""
             panels.append((group, title))
+        distinct = len({g for g, _ in panels}) == len(panels)  # else the text shows the whole title
         return Row(" · ".join(t for _, t, _ in members), tuple(d for _, _, ds in members for d in ds),
-                   0, tuple(panels))
+                   0, tuple(panels) if distinct else ())
 
     def _title(self, titles: dict, row: int, node: NodeRecord, title: str, details: list[str]) -> None:
         titles.setdefault(row, []).append((node, title, tuple(details)))
