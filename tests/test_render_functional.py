@@ -9,8 +9,8 @@ from html import unescape
 import pytest
 
 from picture_cases import all_traces
-from shapeviz import (GRU, LSTM, Add, Concatenate, Dense, Dropout, Input, LastStep, Model, RepeatVector, TakeStep,
-                      TimeDistributed, trace)
+from shapeviz import (GRU, LSTM, Add, Concatenate, Dense, Dropout, Input, LastStep, Masking, Model, RepeatVector,
+                      TakeStep, TimeDistributed, trace)
 from shapeviz.render import summary_table, text_diagram, unrolled_graph
 from shapeviz.render.text import WIDTH, crossing, draw
 from shapeviz.render.unroll import unrolled
@@ -84,8 +84,8 @@ def test_a_shared_layer_is_counted_once_and_its_calls_are_rows() -> None:
     lines = text.splitlines()
     row = next(line for line in lines if line.startswith("shared@1"))
     assert "(108)" in row and row.rstrip().endswith("pre")
-    sums = [line for line in lines if line.startswith("sum") or (lines.index(line) > 0 and lines[lines.index(line) - 1].startswith("sum"))]
-    assert sums[0].rstrip().endswith("shared") and sums[1].rstrip().endswith("shared@1")
+    at = next(i for i, line in enumerate(lines) if line.startswith("sum "))
+    assert lines[at].rstrip().endswith("shared") and lines[at + 1].rstrip().endswith("shared@1")
     assert "name@k: call k+1 of a shared layer" in " ".join(text.split())
     assert [r.split()[:2] for r in lines if r.split()[:2] in (["a", "input"], ["b", "input"])] == \
         [["a", "input"], ["b", "input"]]
@@ -220,7 +220,26 @@ def selections() -> Model:
     return Model(inputs=x, outputs=[Dense(2, name="out")(both), s1], seed=0)
 
 
-@pytest.mark.parametrize("build", [addition_rnn, shared_model, selections])
+def time_major() -> Model:
+    x = Input("(T, B, 5)", name="x")
+    return Model(inputs=x, outputs=Dense(2, name="out")(LSTM(3, time_major=True, name="rnn")(Masking(name="m")(x))))
+
+
+def no_time() -> Model:
+    v = Input("(B, 5)", name="v")
+    return Model(inputs=v, outputs=Dense(2, name="out")(Dense(3, name="hidden")(v)))
+
+
+def test_time_major_and_timeless_graphs() -> None:
+    pic = unrolled(trace(time_major(), None))
+    assert [b.lines[0][0] for b in pic.boxes if b.role == "input"] == ["x_0", "x_1", "x_2", "x_{T-1}"]
+    assert {b.lines[0][1] for b in pic.boxes if b.role == "input"} == {"(B, 5)"}  # a step of (T, B, 5)
+    assert [link.label for link in pic.links if link.kind == "kernel"][0] == "m · kernel"  # Masking on the arrow
+    flat = unrolled(trace(no_time(), None))
+    assert [c.kind for c in flat.columns] == ["single"] and len(flat.boxes) == 3
+
+
+@pytest.mark.parametrize("build", [addition_rnn, shared_model, selections, time_major, no_time])
 @pytest.mark.parametrize("rolled", [False, True])
 def test_other_graphs_draw_every_link(build, rolled: bool) -> None:
     tr = trace(build(), None)

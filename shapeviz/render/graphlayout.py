@@ -76,17 +76,19 @@ class GraphLayout:
         return list(self.recs[node.name].outputs.values())
 
     def length(self, shape: Shape) -> Dim | None:
-        """The time axis of ``shape`` (batch-first: axis 1) if it is a sequence, else None."""
+        """The time axis of ``shape`` (axis 1 batch-first, axis 0 time-major) if it is a sequence:
+        a recurrent layer's length, or a name with the role time; else None."""
         if len(shape) < 2:
             return None
-        d = Dim.of(shape[1])
-        if len(shape) >= 3:
-            for t in self.times:
-                if d == t:
-                    return t
-        if d.is_symbol and d.symbol in self.time_names:
-            self._time(d)
-            return next(t for t in self.times if d == t)
+        for axis in (1, 0):
+            d = Dim.of(shape[axis])
+            if len(shape) >= 3:
+                for t in self.times:
+                    if d == t:
+                        return t
+            if d.is_symbol and d.symbol in self.time_names:
+                self._time(d)
+                return next(t for t in self.times if d == t)
         return None
 
     def reads(self, node: NodeRecord) -> list[EdgeRecord]:
