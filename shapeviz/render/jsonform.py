@@ -49,7 +49,8 @@ def to_json(trace: Trace) -> dict[str, Any]:
 
     Shapes are lists of ints and dim expressions (``["B", "T", 128]``, ``["B", "4*H"]``); a
     step's index ``t`` is an int or an expression (``"T-1"``); a step reported in parts is
-    one step. Nothing in it depends on the time or the
+    one step. A graph model's JSON has a ``graph`` key after ``layers``: its nodes, the edges
+    between them and its outputs. Nothing in it depends on the time or the
     machine, so two traces of the same model give the same JSON.
 
     Args:
@@ -58,7 +59,7 @@ def to_json(trace: Trace) -> dict[str, Any]:
     Returns:
         A dict of lists, dicts, strings, ints, floats, bools and None.
     """
-    doc = {
+    return {
         "schema": SCHEMA_ID,
         "model": trace.model,
         "model_kind": trace.model_kind,
@@ -101,7 +102,6 @@ def to_json(trace: Trace) -> dict[str, Any]:
             for g in trace.grads
         ],
     }
-    return doc
 
 
 def _graph(trace: Trace) -> dict[str, Any]:
