@@ -302,7 +302,8 @@ class Functional(Model):
         if states:
             kwargs["initial_state"] = states
         try:
-            layer.ensure_built(xs[0], self.init_rng, self.dtype)
+            if not node.listed:  # a merge builds itself from the list in its forward (it has no weights)
+                layer.ensure_built(xs[0], self.init_rng, self.dtype)
             out, cache = layer.forward(x, **kwargs)
             out_mask = self._output_mask(node, x, mask) if takes_mask else None
         except ShapeVizError as error:
