@@ -18,23 +18,25 @@ import numpy as np
 import pytest
 
 import shapeviz
+from shapeviz import hooks
 from shapeviz.core import model as core_model
 from shapeviz.tracing import records
 
 PACKAGE = Path(shapeviz.__file__).parent
 
-BOTTOM = {"errors", "atomic"}  # plain exceptions and the atomic file write: every layer may use them
+BOTTOM = {"errors", "atomic", "hooks"}  # exceptions, the atomic file write, the named providers: every layer may use them
 FRONT_ENDS = {"frontends", "spec", "spec_lines", "loading"}  # the ways in (spec* and loading before frontends/)
 
 # top-level name -> what it may import besides itself. "*" = anything but what NOBODY_IMPORTS lists.
 RULES: dict[str, set[str]] = {
     "errors":     set(),
     "atomic":     set(),
+    "hooks":      set(),                                      # names the trainer and the display for the core
     "core":       BOTTOM,                                     # the numpy models: imports nothing above it
     "tracing":    {"core"} | BOTTOM,                          # runs the core on symbolic arrays
-    "train":      {"core"} | BOTTOM,                          # fits core models
+    "train":      {"core", "tracing"} | BOTTOM,               # fits core models; explains a failed real run by a trace
     "render":     {"tracing", "core"} | BOTTOM,               # turns records into tables and pictures
-    "checks":     {"core", "tracing", "train"} | BOTTOM,      # deep checks run the tracer and the trainer
+    "checks":     {"core", "tracing", "train"} | FRONT_ENDS | BOTTOM,  # run the tracer and trainer; assert_sane loads
     "modes":      {"core"} | BOTTOM,                          # the five canonical models
     "datasets":   {"core"} | BOTTOM,                          # example data
     **{name: {"core", "tracing"} | FRONT_ENDS | BOTTOM for name in FRONT_ENDS},  # a source -> a core model
@@ -172,9 +174,9 @@ def test_the_checker_sees_late_relative_and_dynamic_imports() -> None:
     problems = violations(found)
     assert problems == [
         "shapeviz.core.model line 4: core imports shapeviz.train.fit, which is forbidden: core may import only "
-        "atomic, errors",
+        "atomic, errors, hooks",
         "shapeviz.core.model line 5: core imports shapeviz.render.graph, which is forbidden: core may import only "
-        "atomic, errors",
+        "atomic, errors, hooks",
         "shapeviz.core.model line 8: core imports shapeviz.cli, which is forbidden: the CLI is the top: nothing "
         "imports it",
     ]
@@ -197,6 +199,7 @@ def test_the_checker_sees_late_relative_and_dynamic_imports() -> None:
 def test_model_fit_names_the_missing_trainer(monkeypatch: pytest.MonkeyPatch) -> None:
     model = shapeviz.Sequential([shapeviz.Dense(1)], seed=0)
     monkeypatch.setattr(core_model, "_TRAINER", {})
+    monkeypatch.setattr(hooks, "_PROVIDERS", {})  # and no trainer named by the package root
     with pytest.raises(RuntimeError, match=r"Model\.fit is implemented by shapeviz\.train, which has not been "
                                            r"imported: import shapeviz \(or shapeviz\.train\) first"):
         model.fit(np.zeros((2, 3)), np.zeros((2, 1)))
@@ -216,4 +219,23 @@ def test_a_trace_without_a_registered_display_has_no_html(monkeypatch: pytest.Mo
     tr = shapeviz.trace(shapeviz.Sequential([shapeviz.Dense(2)], seed=0), "(B, 3)")
     assert tr._repr_html_().startswith("<pre")
     monkeypatch.setattr(records, "_HTML", [])
+    monkeypatch.setattr(hooks, "_PROVIDERS", {})
     assert tr._repr_html_() is None  # Jupyter then shows the plain repr
+
+
+def test_the_package_root_names_the_providers_and_they_register_on_first_use() -> None:
+    """Model.fit and a Trace's notebook display find their implementations through shapeviz.hooks,
+    in a fresh interpreter where nothing imported shapeviz.train or shapeviz.render."""
+    code = ("import sys, numpy as np\n"
+            "from shapeviz.core.sequential import Sequential\n"
+            "from shapeviz.core.dense import Dense\n"
+            "assert 'shapeviz.train' not in sys.modules and 'shapeviz.render' not in sys.modules\n"
+            "m = Sequential([Dense(1)], seed=0).compile('mse', 'sgd')\n"
+            "m.fit(np.zeros((4, 3)), np.zeros((4, 1)), verbose=0)\n"
+            "from shapeviz.tracing import trace\n"
+            "assert trace(m, '(B, 3)')._repr_html_().startswith('<pre')\n"
+            "print('ok')\n")
+    import subprocess
+    import sys
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.stdout.strip() == "ok", out.stderr

@@ -14,7 +14,7 @@ from shapeviz import (GRU, LSTM, Bidirectional, Dense, Dropout, Embedding, Encod
 from shapeviz.checks import common, run
 from shapeviz.core.model import Model
 from shapeviz.errors import ConfigError
-from shapeviz.loading import default_inputs
+from shapeviz.frontends import default_inputs
 
 
 def only(model: Model) -> InputSpec:

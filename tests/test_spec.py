@@ -13,8 +13,8 @@ import pytest
 from shapeviz import ShapeError
 from shapeviz.core.model import MODES
 from shapeviz.errors import ConfigError
-from shapeviz.spec import LAYER_KINDS, Spec, SpecError, build_spec, load_spec
-from shapeviz.spec_lines import json_key_lines, line_of, toml_key_lines
+from shapeviz.frontends.spec import LAYER_KINDS, Spec, SpecError, build_spec, load_spec
+from shapeviz.frontends.spec.lines import json_key_lines, line_of, toml_key_lines
 
 if sys.version_info >= (3, 11):
     import tomllib

@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 
 from shapeviz.core.model import MODES
 from shapeviz.errors import ShapeVizError
-from shapeviz.spec import LAYER_KINDS, MODEL_KINDS, TOP_LEVEL, Spec, SpecError, build_spec, load_spec
+from shapeviz.frontends.spec import LAYER_KINDS, MODEL_KINDS, TOP_LEVEL, Spec, SpecError, build_spec, load_spec
 
 SPECS = Path(__file__).resolve().parents[1] / "examples" / "specs"
 # the seed examples shrunk: initialising their weights (an orthogonal 128 x 512 matrix, a 20000 x 128

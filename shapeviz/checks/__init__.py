@@ -130,15 +130,33 @@ def failures(results: list[CheckResult]) -> list[CheckResult]:
     return [r for r in results if r.status == "fail"]
 
 
-def assert_sane(model: Model, inputs: Any = None, **kwargs: Any) -> list[CheckResult]:
+def assert_sane(model: Any, inputs: Any = None, **kwargs: Any) -> list[CheckResult]:
     """Run :func:`run` and raise ``AssertionError`` listing every failed check (name, evidence, fix).
 
     Args:
-        model, inputs: as for :func:`run`; ``**kwargs`` too (``data=``, ``steps=``, ``only=[...]``, ...).
+        model: a model, or any source :func:`shapeviz.load` reads: a spec file (``"model.toml"``,
+            whose input declaration, dims and loss are used unless given here) or Python code
+            (``"path/to/file.py:build"``, ``"package.module:build"``).
+        inputs: as for :func:`run`; ``**kwargs`` too (``data=``, ``steps=``, ``only=[...]``, ...).
 
     Returns:
         The results, when nothing failed (warnings included, for the caller to inspect).
     """
+    from shapeviz.frontends import load
+
+    loaded = load(model)
+    model = loaded.model
+    if loaded.inputs is not None:  # a spec: what it declares, unless given here (as `check --deep` reads it)
+        if loaded.dims:
+            kwargs.setdefault("dims", loaded.dims)
+        if loaded.loss is not None and model.loss is None:  # a compiled loss knows from_logits
+            kwargs.setdefault("loss", loaded.loss)
+        if inputs is None:
+            if not model.built and kwargs.get("data") is None:
+                from shapeviz.tracing.tracer import trace
+
+                trace(model, loaded.inputs, dims=kwargs.get("dims"))  # builds the layers on the declared sizes
+            inputs = loaded.inputs if model.built else None  # else the data builds it
     results = run(model, inputs, **kwargs)
     bad = failures(results)
     if bad:

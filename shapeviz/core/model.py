@@ -9,6 +9,7 @@ import numpy as np
 
 from shapeviz.core.inputs import InputSpec, read_front, time_major_inputs
 from shapeviz.core.layer import Layer
+from shapeviz import hooks
 from shapeviz.errors import CheckpointError, ConfigError
 
 _counter = itertools.count(1)
@@ -188,7 +189,7 @@ class Model:
 
 
 # The trainer sits above the core (it imports the models it trains), so the core does not import it:
-# shapeviz.train registers itself on import (shapeviz's __init__ imports shapeviz.train).
+# shapeviz.train registers itself on import, which the first Model.fit asks for (shapeviz.hooks).
 _TRAINER: dict[str, Any] = {}
 TRAINER_METHODS = ("fit", "evaluate", "predict", "save_weights", "load_weights")
 
@@ -210,6 +211,8 @@ def register_trainer(**modules: Any) -> None:
 
 def _trainer(method: str) -> Any:
     module = _TRAINER.get(method)
+    if module is None and hooks.load("trainer"):  # the trainer the package root names registers itself
+        module = _TRAINER.get(method)
     if module is None:
         raise RuntimeError(f"Model.{method} is implemented by shapeviz.train, which has not been imported: "
                            "import shapeviz (or shapeviz.train) first")

@@ -1,4 +1,4 @@
-"""Jupyter display of a Trace: the summary table as HTML (shapeviz's ``__init__`` registers :func:`trace_html`
+"""Jupyter display of a Trace: the summary table as HTML (registers :func:`trace_html` on import
 as ``Trace._repr_html_``)."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import io
 from rich.console import Console
 
 from shapeviz.render.tables import summary_table
-from shapeviz.tracing.records import Trace
+from shapeviz.tracing.records import Trace, register_html
 
 
 class TraceDisplay:
@@ -46,3 +46,6 @@ def display_trace(trace: Trace, width: int = 100) -> TraceDisplay:
 def trace_html(trace: Trace) -> str:
     """The summary table of ``trace`` as an HTML fragment (what ``Trace._repr_html_`` returns)."""
     return TraceDisplay(trace)._repr_html_()
+
+
+register_html(trace_html)  # Trace._repr_html_ asks for this module (shapeviz.hooks) on the first display

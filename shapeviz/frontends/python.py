@@ -1,4 +1,5 @@
-"""Finding the model a command names: a spec file, ``path/to/file.py:attr`` or ``package.module:attr``."""
+"""The Python front end: ``path/to/file.py:NAME`` or ``package.module:NAME`` runs the user's code
+(as pytest runs a test file) and takes the model ``NAME`` is, or the one it returns when called."""
 
 from __future__ import annotations
 
@@ -7,56 +8,21 @@ import importlib.util
 import os
 import sys
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
 from shapeviz.core.model import Model
-from shapeviz.errors import ShapeVizError
+from shapeviz.frontends.base import Loaded, ModelLoadError
 
 
-class ModelLoadError(ShapeVizError):
-    """The model reference cannot be turned into a model (missing file, attribute, an error in
-    the user's code, or something that is not a model)."""
-
-
-@dataclass
-class Loaded:
-    """A model and the declarations that came with it (a spec gives them; Python code does not)."""
-
-    model: Model
-    source: str
-    inputs: Any = None
-    dims: dict[str, int] = field(default_factory=dict)
-    expect: dict[str, str] = field(default_factory=dict)
-    labels: str | None = None
-    mask: str | None = None
-    loss: Any = None
-    spec: Any = None
-    roles: dict[str, str] = field(default_factory=dict)
-
-
-def load_model(ref: str) -> Loaded:
-    """Load ``ref``: a ``.toml``/``.json`` spec (no code runs), ``file.py:attr`` or ``module:attr``
-    (the user's code runs, as pytest runs a test file). ``attr`` is a model or a callable that
-    returns one when called without arguments."""
-    path = Path(ref)
-    if path.suffix.lower() in (".toml", ".json"):
-        from shapeviz.spec import load_spec
-
-        spec = load_spec(path)
-        return Loaded(spec.model, str(path), spec.inputs, dict(spec.dims), dict(spec.expect), spec.labels,
-                      spec.mask, spec.loss, spec, dict(spec.roles))
+def load(ref: str) -> Loaded:
+    """Load ``file.py:attr`` or ``module:attr`` (the user's code runs, as pytest runs a test file).
+    ``attr`` is a model or a callable that returns one when called without arguments."""
     target, sep, attr = ref.rpartition(":")
     if not sep or not target or not attr:
-        if path.suffix.lower() == ".py" and not sep:
-            raise ModelLoadError(
-                f"{ref}: expected path/to/file.py:NAME, where NAME is the model or the function that builds "
-                f"it (e.g. {ref}:build), got no NAME"
-            )
         raise ModelLoadError(
-            f"cannot tell what model {ref!r} is: expected a spec file (model.toml, model.json), "
-            "path/to/file.py:build or package.module:build"
+            f"{ref}: expected path/to/file.py:NAME, where NAME is the model or the function that builds "
+            f"it (e.g. {ref}:build), got no NAME"
         )
     is_file = target.endswith(".py") or "/" in target or "\\" in target
     # the user's folder (a file's, else the current one, as `python -m` has it) is importable while
@@ -139,16 +105,3 @@ def _load_file(path: Path, ref: str) -> Any:
         sys.modules.pop(name, None)
         raise ModelLoadError(f"{ref}: running {path.name} raised {_describe_error(error)}") from error
     return module
-
-
-def default_inputs(model: Model) -> Any:
-    """The input declaration a built model implies, or None: ``model.inputs``' declarations, such as
-    ``(B, T)`` ids for an Embedding model, ``(B, T, F)`` (``(T, B, F)`` time-major) for a recurrent one,
-    ``(B, F)`` for one-to-one and one-to-many; a tuple for several inputs."""
-    if not model.built:
-        return None
-    specs = model.inputs
-    if not specs or any(not spec.ids and spec.features is None for spec in specs):
-        return None
-    declared = tuple(spec.declaration() for spec in specs)
-    return declared[0] if len(declared) == 1 else declared

@@ -1,0 +1,56 @@
+"""`shapeviz report`: the shape of every layer, state and gradient, as tables or JSON."""
+
+from __future__ import annotations
+
+
+import click
+
+from shapeviz.cli.common import (add_model_help, common_options, guarded, load_source, model_options, parse_options,
+                                 settings_of, trace_loaded)
+
+
+@click.command()
+@model_options
+@click.option("--steps", is_flag=True, help="Also show every recurrent layer's tensors at the traced timesteps.")
+@click.option("--grads", is_flag=True, help="Also show every gradient's shape (backward pass).")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option("--quiet", "-q", is_flag=True, help="Only the summary table, without the dims legend.")
+@common_options
+@click.pass_context
+@guarded
+def report(ctx: click.Context, model: str, input_: str | None, dims: tuple[str, ...], steps: bool, grads: bool,
+           fmt: str, quiet: bool) -> None:
+    """Trace MODEL and print the shape of every layer, state and gradient.
+
+    \b
+    Examples:
+      shapeviz report examples/specs/imdb_lstm.toml
+      shapeviz report examples/specs/addition.toml --steps --grads
+      shapeviz report model.py:build --input "(B, T, 2)" --dim B=32 --format json
+
+    """
+    inputs, given = parse_options(input_, dims)
+    tr = trace_loaded(load_source(model), inputs, given)
+    if fmt == "json":
+        from shapeviz.render.jsonform import dumps
+
+        click.echo(dumps(tr))
+        return
+    from shapeviz.render.tables import bindings_table, grads_table, steps_table, summary_table
+
+    console = settings_of(ctx).console()
+    console.print(summary_table(tr))
+    if steps:
+        for record in tr.layers:
+            if record.states and record.depth >= 0 and tr.steps_of(record.path):
+                console.print()
+                console.print(steps_table(tr, record.path, backward=grads))
+    if grads:
+        console.print()
+        console.print(grads_table(tr))
+    if not quiet:
+        console.print()
+        console.print(bindings_table(tr))
+
+
+add_model_help(report)
