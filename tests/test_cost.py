@@ -277,3 +277,75 @@ def test_the_formula_at_b_and_t_is_the_count_of_every_step(case: tuple, b: int, 
             got = getattr(formula.cost.layers[path], phase).as_dict()
             for key, value in got.items():
                 assert formula.cost.value(value, B=b, T=t) == want[key].value, (path, phase, key)
+
+
+@pytest.mark.parametrize("steps", [2, 3, 6])
+def test_a_concrete_loop_traced_at_three_steps_counts_all_of_them(steps: int) -> None:
+    from shapeviz import OneToMany
+
+    def model() -> Any:
+        return OneToMany([LSTM(H)], Dense(2), steps=steps)
+
+    few = trace(model(), "(B, 3)")  # the decoding loop at steps 0, 1 and steps-1
+    every = trace(model(), "(B, 3)", all_steps=True)
+    assert few.cost.total.as_dict() == every.cost.total.as_dict()
+    concrete_t = trace(Sequential([GRU(H)]), f"(B, {T + 3}, {F})")  # T = 8 > 3: steps 0, 1, 7
+    assert len(concrete_t.cost.steps_of("gru_1")) == 3
+    assert concrete_t.cost.value(concrete_t.cost.forward.macs, B=1) == (T + 3) * 3 * H * (F + H)
+
+
+# -- renderers --------------------------------------------------------------------------------------
+def _render(renderable: Any, width: int) -> str:
+    import io
+
+    from rich.console import Console
+    console = Console(file=io.StringIO(), width=width, color_system=None)
+    console.print(renderable)
+    return console.file.getvalue()  # type: ignore[attr-defined]
+
+
+def test_the_cost_table_of_every_case_reads_at_80_columns() -> None:
+    from render_cases import CASES
+
+    from shapeviz.render.tables import cost_table
+    for name, make in CASES.items():
+        text = _render(cost_table(make()), 80)
+        assert "…" not in text and all(len(line) <= 80 for line in text.splitlines()), (name, text)
+        assert "Total" in text and ("Cost per timestep" in text) == (name != "one_to_one")  # no loop in a Dense stack
+
+
+def test_the_cost_table_gives_formulas_and_values() -> None:
+    from shapeviz.render.tables import cost_table
+    tr = trace(Sequential([LSTM(H, return_sequences=True), GRU(H)]), f"(B, T, {F})", mask="(B, T)",
+               dims={"B": B, "T": T})
+    text = _render(cost_table(tr), 120)
+    fwd = B * T * (4 * H * (F + H) + 3 * H * 2 * H)
+    assert f"= {fwd:,}" in text  # the forward total, bound
+    assert "Real work with the mask" in text and "456*L" in text  # 4·6·10 + 3·6·12 per (sample, step)
+    assert "0, 1, T-1" in text and "T-1, 1, 0" in text
+
+
+def test_a_trace_of_real_arrays_has_no_cost_table() -> None:
+    from shapeviz.errors import ConfigError
+    from shapeviz.render.tables import cost_table
+    with pytest.raises(ConfigError, match="no operation counts"):
+        cost_table(trace(Sequential([LSTM(H)]), np.zeros((B, T, F), np.float32)))
+
+
+def test_the_json_carries_the_counts() -> None:
+    import json
+
+    import jsonschema
+
+    from shapeviz.render.jsonform import dumps, schema
+    tr = trace(Sequential([Embedding(20, F, mask_zero=True), LSTM(H)]), "(B, T)", dims={"B": B})
+    doc = json.loads(dumps(tr))
+    jsonschema.validate(doc, schema())
+    cost = doc["cost"]
+    assert cost["forward"]["macs"] == {"formula": f"{4 * H * (F + H)}*B*T", "value": None}
+    assert cost["real"]["forward"]["macs"]["formula"] == f"{4 * H * (F + H)}*L"
+    assert [s["stands_for"] for s in cost["steps"] if s["phase"] == "forward"] == [1, "T-2", 1]
+    bound = json.loads(dumps(tr.bind(T=T)))
+    assert bound["cost"]["forward"]["macs"]["value"] == B * T * 4 * H * (F + H)
+    jsonschema.validate(json.loads(dumps(trace(Sequential([LSTM(H)]), np.zeros((B, T, F), np.float32)))),
+                        schema())  # cost: null

@@ -332,10 +332,11 @@ def _cost_layers(trace: Trace) -> list[tuple[str, str, int]]:
     return rows
 
 
-def _cost_cell(trace: Trace, value: object, inner: bool) -> str:
-    """A count's formula (and value), in parentheses for an inner layer (its wrapper's includes it)."""
+def _cost_cell(trace: Trace, value: object, inner: bool = False) -> str:
+    """A count's formula, spaced so that it wraps at its terms, and its value on a line of its own
+    once bound; in parentheses for an inner layer (its wrapper's count includes it)."""
     assert trace.cost is not None
-    first, *rest = count_text(trace.cost, value).split("\n")  # type: ignore[arg-type]
+    first, *rest = count_text(trace.cost, value, spaced=True).split("\n")  # type: ignore[arg-type]
     return "\n".join([f"({first})" if inner else first, *rest])
 
 
@@ -386,18 +387,22 @@ def cost_table(trace: Trace) -> Group:
     if cost is None:
         raise ConfigError("this trace has no operation counts: it ran real arrays (numpy counts nothing); "
                           "trace a declaration such as \"(B, T, 2)\" instead")
-    table = _table(show_footer=True)
-    table.add_column("Layer", footer="Total", no_wrap=True)
-    for phase in ("forward", "backward"):
-        count = getattr(cost, phase)
-        for what, value in (("MACs", count.macs), ("FLOPs", count.flops)):
-            table.add_column(f"{phase.capitalize()} {what}", justify="right", footer=count_text(cost, value))
-    for path, name, depth in _cost_layers(trace):
-        cells = []
+    table = _table()
+    for header in ("Layer", "Phase"):
+        table.add_column(header, no_wrap=True)
+    table.add_column("MACs", justify="right")
+    table.add_column("FLOPs", justify="right")
+    layers = _cost_layers(trace)
+    for path, name, depth in layers:
         for phase in ("forward", "backward"):
             count = cost.layer(path, phase)
-            cells += [_cost_cell(trace, count.macs, depth > 0), _cost_cell(trace, count.flops, depth > 0)]
-        table.add_row(name, *cells)
+            table.add_row(name if phase == "forward" else "", phase, _cost_cell(trace, count.macs, depth > 0),
+                          _cost_cell(trace, count.flops, depth > 0), end_section=phase == "backward"
+                          and path == layers[-1][0])
+    for phase in ("forward", "backward"):
+        count = getattr(cost, phase)
+        table.add_row("Total" if phase == "forward" else "", phase, _cost_cell(trace, count.macs),
+                      _cost_cell(trace, count.flops))
     notes = total_lines(cost, "FLOPs of a training step (forward + backward)", cost.total.flops)
     notes += real_lines(cost, ("forward", "backward"))
     notes.append(CONVENTION + "; backward includes BPTT and the gradient of each recurrent layer's initial state"
@@ -410,15 +415,15 @@ def cost_table(trace: Trace) -> Group:
             steps.add_column(header, no_wrap=True)
         steps.add_column("t", justify="right")
         steps.add_column("Steps", justify="right")
-        steps.add_column("MACs per step", justify="right")
-        steps.add_column("FLOPs per step", justify="right")
+        steps.add_column("MACs/step", justify="right")
+        steps.add_column("FLOPs/step", justify="right")
         previous = None
         for layer, phase, rows in groups:
             for i, (labels, stands, count) in enumerate(rows):
                 name = layer.split("/")[-1] if layer != previous else ""
                 steps.add_row(name, phase if i == 0 else "", ", ".join(labels), str(stands),
-                              count_text(cost, count.macs), count_text(cost, count.flops))
+                              _cost_cell(trace, count.macs), _cost_cell(trace, count.flops))
                 previous = layer
-        parts.append(_titled("Cost per timestep (the traced steps; Steps: how many steps of the loop they stand for)",
+        parts.append(_titled("Cost per timestep (Steps: how many steps of the loop the traced ones stand for)",
                              steps))
     return _spaced(parts)

@@ -134,11 +134,12 @@ class _Session:
         dim = Dim.of(length)
         hints.check_time_axis(ctx, dim, self)
         resolved = dim.resolved()
-        if self.concrete or (resolved.is_const and (self.all_steps or resolved.value <= REPRESENTATIVE)):
+        every = self.concrete or (resolved.is_const and (self.all_steps or resolved.value <= REPRESENTATIVE))
+        if every:
             order: list[Any] = list(range(resolved.value))  # type: ignore[arg-type]
         else:
             order = [0, 1, dim - 1]
-        weights = _stands_for(order, dim)
+        weights = _stands_for(order, dim, representative=not every)
         self.loop_weights[tuple(str(Dim.of(t)) for t in order)] = weights
         if reverse:
             order, weights = order[::-1], weights[::-1]
@@ -376,14 +377,14 @@ class _Session:
             self.order.append(path)
 
 
-def _stands_for(order: list, dim: Dim) -> list:
+def _stands_for(order: list, dim: Dim, representative: bool) -> list:
     """How many steps of a loop of length ``dim`` each traced step of ``order`` (in loop order)
-    stands for: step 1 of the representative 0, 1, T-1 for the T-2 steps from 1 to T-2; in a loop
-    traced step by step, each step for itself, and the last of a named length (``T`` bound to 3)
-    also for the steps beyond, so that the count stays a formula in ``T`` (exact at T's size)."""
-    n = len(order)
-    if n == 3 and not Dim.of(order[2]).is_const and Dim.of(order[2]).identical(dim - 1):
+    stands for: step 1 of the ``representative`` 0, 1, T-1 for the T-2 steps from 1 to T-2; in a
+    loop traced step by step, each step for itself, and the last of a named length (``T`` bound to
+    3) also for the steps beyond, so that the count stays a formula in ``T`` (exact at T's size)."""
+    if representative:
         return [1, dim - 2, 1]
+    n = len(order)
     weights: list = [1] * n
     if n and not dim.is_const:
         weights[-1] = dim - (n - 1)
