@@ -258,20 +258,20 @@ def build(buckets: dict[Any, frozenset], model: str, masks: dict[str, tuple],
             count = counts[content] = _count(bucket, products)
         weight: DimLike = 1
         for _, w in frames:
-            weight = w if weight == 1 else Dim.of(weight) * w
+            weight = w if type(weight) is int and weight == 1 else Dim.of(weight) * w
         per = totals.setdefault((path, phase), {})
         per[(content, weight)] = per.get((content, weight), 0) + 1
         if frames:  # a step of a time loop: labelled by the outermost loop's step, as the step records are
-            (t, outer), inner = frames[0], Dim.const(1)
+            (t, outer), inner = frames[0], 1
             for _, w in frames[1:]:
-                inner = inner * w
-            part = count if inner == 1 else count.scaled(inner)
-            key = (path, phase, str(Dim.of(t)))
+                inner = w if inner == 1 else Dim.of(inner) * w
+            part = count if type(inner) is int and inner == 1 else count.scaled(inner).map(_norm)
+            key = (path, phase, t if type(t) is int else str(t))
             step = steps.get(key)
             if step is None:
-                steps[key] = StepCost(path, phase, t, part, outer)
+                steps[key] = StepCost(path, phase, t, part, outer if type(outer) is int else _norm(Dim.of(outer)))
             else:
-                step.count = step.count + part
+                step.count = (step.count + part).map(_norm)
     for (path, phase), per in totals.items():
         rec = layers.get(path)
         if rec is None:
@@ -283,5 +283,4 @@ def build(buckets: dict[Any, frozenset], model: str, masks: dict[str, tuple],
             sums[ELEMENTWISE] = sums[ELEMENTWISE] + Dim.of(c.elementwise) * k
             sums[TRANSCENDENTAL] = sums[TRANSCENDENTAL] + Dim.of(c.transcendental) * k
         setattr(rec, phase, OpCount(_norm(sums[MAC]), _norm(sums[ELEMENTWISE]), _norm(sums[TRANSCENDENTAL])))
-    return Cost(layers, [StepCost(s.layer, s.phase, s.t, s.count.map(_norm), _norm(Dim.of(s.stands_for)))
-                         for s in steps.values()], model, dict(values))
+    return Cost(layers, list(steps.values()), model, dict(values))
