@@ -19,7 +19,7 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 
-from shapeviz.tracing import context
+from shapeviz.tracing import context, counting
 from shapeviz.tracing.dims import Dim, DimLike, product, shape_str
 
 _ALL = slice(None)
@@ -269,16 +269,24 @@ class SymArray(np.lib.mixins.NDArrayOperatorsMixin):
                 dtype = np.dtype(kwargs["dtype"])
             if out is not None:
                 _check_cast(op, dtype, out, kwargs.get("casting", "same_kind"))
-            shape = matmul_shape(inputs[0], inputs[1]) if ufunc is np.matmul else broadcast_shapes(op, inputs)
+            if ufunc is np.matmul:
+                shape = matmul_shape(inputs[0], inputs[1])
+                counting.matmul_op(shape, shape_of(inputs[0])[-1])  # (..., M, K) @ (..., K, N): K per output
+            else:
+                shape = broadcast_shapes(op, inputs)
+                counting.ufunc_op(ufunc, shape)
         elif method == "reduce":
             a = inputs[0]
             shape = reduce_shape(shape_of(a), kwargs.get("axis", 0), kwargs.get("keepdims", False), op, a)
             dtype = result_dtype(ufunc, (a, a))
+            counting.ufunc_op(ufunc, shape_of(a))  # N elements into M: N - M operations
+            _uncount(ufunc, shape)
         elif method == "at":
             a, indices = inputs[0], inputs[1]
             target = index_shape(a, indices)
             if len(inputs) > 2:
                 broadcast_shapes(op, [SymArray(target, np.float64, name=f"{name_of(a)}[indices]"), inputs[2]])
+                counting.ufunc_op(ufunc, target)  # one operation per element added in
                 ctx = context.current()
                 if ctx is not None and ctx.on_grad is not None and isinstance(a, np.ndarray):
                     ctx.on_grad(name_of(a), a, SymArray(shape_of(a), dtype_of(a)))  # rows land in the table
@@ -317,6 +325,13 @@ class SymArray(np.lib.mixins.NDArrayOperatorsMixin):
                 "functions symbolic arrays implement (see shapeviz.tracing.symarray.HANDLED)"
             )
         return impl(*args, **kwargs)
+
+
+def _uncount(ufunc: np.ufunc, shape: tuple) -> None:
+    """Takes back one operation per element of ``shape`` (a reduction's outputs: N - M, not N)."""
+    counter = counting.active()
+    if counter is not None:
+        counter.add(ufunc, shape, n=-1)
 
 
 def _check_cast(op: str, dtype: Any, out: Any, casting: str) -> None:
