@@ -20,6 +20,12 @@ def softmax(z: Any) -> Any:
     return e / np.sum(e, axis=-1, keepdims=True)
 
 
+def log_softmax(z: Any) -> Any:
+    """``log(softmax(z))`` over the last axis, computed without forming the softmax (no log of 0)."""
+    shifted = z - np.max(z, axis=-1, keepdims=True)
+    return shifted - np.log(np.sum(np.exp(shifted), axis=-1, keepdims=True))
+
+
 def _linear(z: Any) -> Any:
     return z
 
@@ -48,12 +54,17 @@ def _d_softmax(y: Any, dy: Any) -> Any:
     return y * (dy - np.sum(dy * y, axis=-1, keepdims=True))
 
 
+def _d_log_softmax(y: Any, dy: Any) -> Any:
+    return dy - np.exp(y) * np.sum(dy, axis=-1, keepdims=True)  # softmax = exp(y)
+
+
 ACTIVATIONS: dict[str, tuple[Callable[[Any], Any], Callable[[Any, Any], Any]]] = {
     "linear": (_linear, _d_linear),
     "tanh": (np.tanh, _d_tanh),
     "sigmoid": (sigmoid, _d_sigmoid),
     "relu": (_relu, _d_relu),
     "softmax": (softmax, _d_softmax),
+    "log_softmax": (log_softmax, _d_log_softmax),
 }
 
 

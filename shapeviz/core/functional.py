@@ -302,7 +302,10 @@ class Functional(Model):
         if states:
             kwargs["initial_state"] = states
         try:
-            layer.ensure_built(xs[0], self.init_rng, self.dtype)
+            # a merge builds from its list (Merge.ensure_built); a multi-input layer with the base
+            # ensure_built reads the first input's shape
+            listed_build = node.listed and type(layer).ensure_built is not Layer.ensure_built
+            layer.ensure_built(x if listed_build else xs[0], self.init_rng, self.dtype)
             out, cache = layer.forward(x, **kwargs)
             out_mask = self._output_mask(node, x, mask) if takes_mask else None
         except ShapeVizError as error:
@@ -322,7 +325,8 @@ class Functional(Model):
         from shapeviz.core.sequential import Sequential
         layer = node.layer
         if node.listed:
-            return layer.output_mask(mask)
+            compute = getattr(layer, "compute_mask", None)  # a mask made from the values (lengths)
+            return compute(x) if compute is not None else layer.output_mask(mask)
         return Sequential._next_mask(layer, x, mask, self._layouts[id(node)])
 
     def _time_major_at(self, node: Node) -> bool:
