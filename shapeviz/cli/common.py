@@ -242,11 +242,13 @@ def model_inputs(model: Any, arrays: dict[str, Any], path: str) -> Any:
     after its inputs (a torch model's ``x`` and ``lengths``)."""
     names = getattr(model, "input_names", None)
     if model.kind == "functional" and names and len(names) > 1:
-        missing = [n for n in names if n not in arrays]
+        keys = [n if n in arrays or i else "x" for i, n in enumerate(names)]  # the first may be x
+        missing = [n for n in keys if n not in arrays]
         if missing:
             raise ShapeVizError(f"{path!r}: the model takes the inputs {', '.join(names)}: expected an array per input "
-                                f"name, got no {', '.join(missing)} (it holds {', '.join(sorted(arrays))})")
-        return [arrays[n] for n in names]
+                                f"(the first may be x), got no {', '.join(missing)} (it holds "
+                                f"{', '.join(sorted(arrays))})")
+        return [arrays[k] for k in keys]
     if model.kind != "encoder_decoder":
         return arrays["x"]
     if "x_dec" not in arrays:

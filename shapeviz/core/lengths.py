@@ -56,9 +56,11 @@ class PackSequence(Layer):
         layout = "(T, B, F)" if self.time_major else "(B, T, F)"
         if len(x.shape) != 3:
             raise InputError(f"layer {self.name!r} ({self.kind}) expects x of rank 3 {layout}, got shape {tuple(x.shape)}")
-        if len(lengths.shape) != 1 or not lengths.shape[0] == B or not np.issubdtype(lengths.dtype, np.integer):
+        if len(lengths.shape) != 1 or not lengths.shape[0] == B or lengths.dtype.kind not in "iuf":
             raise InputError(f"layer {self.name!r} ({self.kind}) expects integer lengths (B,) = ({B},) beside x "
                              f"{tuple(x.shape)} {layout}, got {lengths.dtype} of shape {tuple(lengths.shape)}")
+        if lengths.dtype.kind == "f":  # a trainer that casts every input to the model's floats
+            lengths = lengths.astype(np.int64)
         return x, lengths
 
     def forward(self, xs: Any, *, mask: Any = None, training: bool = False,

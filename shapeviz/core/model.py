@@ -131,7 +131,7 @@ class Model:
         if source is None:
             raise ConfigError(f"{self.summary_name()} was not imported from torch (shapeviz.from_torch, or a "
                               "build() returning an nn.Module): it has no torch state_dict layout")
-        return source.state_dict()
+        return source.state_dict(self)
 
     def count_params(self) -> int:
         return sum(layer.count_params() for layer in self.leaf_layers())

@@ -106,7 +106,7 @@ def load(module: Any, inputs: Any = None, *, source: str | None = None, verify: 
     dtype = "float64" if dtypes == {torch.float64} else "float32"
     twin = Functional(tensors if len(tensors) > 1 else tensors[0], outputs, name=type(module).__name__, dtype=dtype)
     twin.torch_source = TorchSource(module, ctx.weights, None, ctx.notes)
-    twin.torch_source.load()
+    twin.torch_source.load(twin)
     note = None
     if verify:
         from shapeviz.frontends.torch.verify import verify as run_verify

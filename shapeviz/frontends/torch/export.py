@@ -30,17 +30,34 @@ class TorchSource:
         self.note = note
         self.notes = notes
 
-    def load(self) -> None:
-        """Copy the module's current weights into the twin."""
+    def __deepcopy__(self, memo: dict) -> "TorchSource":
+        return self  # it holds no weights of the twin (layers are found by name): a copy of the twin shares it
+
+    @staticmethod
+    def _finder(model: Any) -> Any:
+        layers: dict[str, Any] = {}
+
+        def walk(layer: Any) -> None:
+            layers.setdefault(layer.name, layer)
+            for sub in layer.sublayers():
+                walk(sub)
+        for layer in model.layers:
+            walk(layer)
+        return layers.__getitem__
+
+    def load(self, model: Any) -> None:
+        """Copy the module's current weights into ``model`` (the twin)."""
+        layer_of = self._finder(model)
         for w in self.weights:
             state = {k: v.detach().cpu().numpy() for k, v in w.module.state_dict().items()}
-            w.load(state)
+            w.load(state, layer_of)
 
-    def state_dict(self) -> "OrderedDict[str, torch.Tensor]":
-        """The twin's weights under the module's own state_dict keys, in its order and dtype."""
+    def state_dict(self, model: Any) -> "OrderedDict[str, torch.Tensor]":
+        """``model``'s (the twin's) weights under the module's own state_dict keys, in its order and dtype."""
+        layer_of = self._finder(model)
         mine: dict[str, np.ndarray] = {}
         for w in self.weights:
-            for key, value in w.export().items():
+            for key, value in w.export(layer_of).items():
                 mine[f"{w.prefix}.{key}" if w.prefix else key] = value
         out: "OrderedDict[str, torch.Tensor]" = OrderedDict()
         for key, current in self.module.state_dict().items():
@@ -63,4 +80,4 @@ def to_torch_state_dict(model: Any) -> "OrderedDict[str, torch.Tensor]":
         from shapeviz.errors import ConfigError
         raise ConfigError(f"{model.summary_name()} was not imported from torch (shapeviz.from_torch or a "
                           "build() returning an nn.Module): it has no torch state_dict layout")
-    return source.state_dict()
+    return source.state_dict(model)

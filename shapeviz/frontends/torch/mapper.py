@@ -56,8 +56,10 @@ class Weights:
     """How a twin layer's weights come from (and go back to) the torch module's state_dict."""
     prefix: str  # the module's name in the root's state_dict, "lstm" ("" for the root itself)
     module: torch.nn.Module
-    load: Callable[[dict[str, np.ndarray]], None]  # the module's own state (numpy) -> the twin's layers
-    export: Callable[[], dict[str, np.ndarray]]  # the twin's layers -> the module's own state (numpy)
+    # the module's own state (numpy) -> the twin's layers, found by name with ``layer_of(name)`` (by name:
+    # a copy of the twin, ``copy.deepcopy``, has layers of its own)
+    load: Callable[[dict[str, np.ndarray], Callable[[str], Any]], None]
+    export: Callable[[Callable[[str], Any]], dict[str, np.ndarray]]  # the twin's layers -> the module's state
 
 
 @dataclass

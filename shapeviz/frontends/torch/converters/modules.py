@@ -33,11 +33,13 @@ def linear(ctx: Context, node: Any, module: nn.Linear, x: Any) -> Any:
     def make() -> Dense:
         layer = Dense(module.out_features, use_bias=module.bias is not None, name=ctx.unique(str(node.target)))
 
-        def load(state: dict[str, np.ndarray]) -> None:
-            layer.set_weights([state["weight"].T] + ([state["bias"]] if module.bias is not None else []))
+        name = layer.name
 
-        def export() -> dict[str, np.ndarray]:
-            w = layer.get_weights()
+        def load(state: dict[str, np.ndarray], layer_of: Any) -> None:
+            layer_of(name).set_weights([state["weight"].T] + ([state["bias"]] if module.bias is not None else []))
+
+        def export(layer_of: Any) -> dict[str, np.ndarray]:
+            w = layer_of(name).get_weights()
             return {"weight": w[0].T.copy(), **({"bias": w[1]} if module.bias is not None else {})}
         ctx.weights.append(Weights(str(node.target), module, load, export))
         return layer
@@ -60,11 +62,13 @@ def embedding(ctx: Context, node: Any, module: nn.Embedding, x: Any) -> Any:
         layer = Embedding(module.num_embeddings, module.embedding_dim, padding_idx=module.padding_idx,
                           name=ctx.unique(str(node.target)))
 
-        def load(state: dict[str, np.ndarray]) -> None:
-            layer.set_weights([state["weight"]])
+        name = layer.name
 
-        def export() -> dict[str, np.ndarray]:
-            return {"weight": layer.get_weights()[0]}
+        def load(state: dict[str, np.ndarray], layer_of: Any) -> None:
+            layer_of(name).set_weights([state["weight"]])
+
+        def export(layer_of: Any) -> dict[str, np.ndarray]:
+            return {"weight": layer_of(name).get_weights()[0]}
         ctx.weights.append(Weights(str(node.target), module, load, export))
         return layer
     return _shared(ctx, module, make)(x)

@@ -66,14 +66,14 @@ class _Stack:
                                           if n.split("_", 2)[2] == suffix[1:])
         ctx.weights.append(Weights(target, module, self.load, self.export))
 
-    def load(self, state: dict[str, np.ndarray]) -> None:
+    def load(self, state: dict[str, np.ndarray], layer_of: Any) -> None:
         for twin, suffix in self.directions:
-            twin.set_weights(from_torch_weights(self.kind, state, suffix))
+            layer_of(twin.name).set_weights(from_torch_weights(self.kind, state, suffix))
 
-    def export(self) -> dict[str, np.ndarray]:
+    def export(self, layer_of: Any) -> dict[str, np.ndarray]:
         out: dict[str, np.ndarray] = {}
         for twin, suffix in self.directions:
-            out.update(to_torch_weights(self.kind, twin.get_weights(), suffix))
+            out.update(to_torch_weights(self.kind, layer_of(twin.name).get_weights(), suffix))
         return out
 
 
