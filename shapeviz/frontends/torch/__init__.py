@@ -66,6 +66,12 @@ def _from_examples(examples: Any) -> tuple:
     return tuple(out)
 
 
+def _flat(value: Any) -> list:
+    if isinstance(value, (tuple, list)):
+        return [leaf for v in value for leaf in _flat(v)]
+    return [value]
+
+
 def from_torch(module: Any, inputs: Any = None, *, source: str | None = None, verify: bool = True) -> Any:
     """The numpy twin of a torch module: a :class:`~shapeviz.Functional` with its weights.
 
@@ -78,7 +84,8 @@ def from_torch(module: Any, inputs: Any = None, *, source: str | None = None, ve
         verify: compare one forward pass with torch's (an error above 1e-4 in float32).
 
     Returns:
-        The twin; ``twin.torch_source.note`` says how well it matched, ``twin.to_torch_state_dict()``
+        The twin (several outputs, nested as ``(out, (h_n, c_n))``, come out as a flat list in that
+        order); ``twin.torch_source.note`` says how well it matched, ``twin.to_torch_state_dict()``
         gives its weights back in the module's layout.
     """
     return load(module, inputs, source=source, verify=verify).model
@@ -97,9 +104,9 @@ def load(module: Any, inputs: Any = None, *, source: str | None = None, verify: 
     decls = _declarations(module, inputs, source)
     gm = capture.capture(module, len(decls), source)
     tensors, output, ctx = mapper.run(gm, module, decls, source)
-    outputs = output
-    if isinstance(output, (tuple, list)):
-        outputs = [ctx.tensor(o, f"output {i}") for i, o in enumerate(output)]
+    if isinstance(output, (tuple, list)):  # (out, (h_n, c_n)) -> [out, h_n, c_n]
+        flat = _flat(output)
+        outputs: Any = [ctx.tensor(o, f"output {i}") for i, o in enumerate(flat)]
     else:
         outputs = ctx.tensor(output, "the output")
     dtypes = {p.dtype for p in module.parameters()}

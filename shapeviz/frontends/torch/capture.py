@@ -66,7 +66,8 @@ def user_frame(stack_trace: str | None) -> str | None:
     if not stack_trace:
         return None
     lines = stack_trace.splitlines()
-    for i, line in enumerate(lines):
+    found = None
+    for i, line in enumerate(lines):  # outermost first: the last of the user's frames is the line itself
         m = _FRAME.match(line)
         if not m:
             continue
@@ -74,8 +75,8 @@ def user_frame(stack_trace: str | None) -> str | None:
         if path.startswith(_TORCH_DIR) or path.startswith(_OURS + os.sep + "shapeviz"):
             continue
         code = lines[i + 1].strip() if i + 1 < len(lines) else ""
-        return f"{os.path.basename(path)}:{m.group('line')} in {m.group('func')}: {code}"
-    return None
+        found = f"{os.path.basename(path)}:{m.group('line')} in {m.group('func')}: {code}"
+    return found
 
 
 def _trace_error_line(error: BaseException) -> str | None:
@@ -114,9 +115,9 @@ def capture(module: torch.nn.Module, n_inputs: int, source: str) -> fx.GraphModu
     except Exception as error:  # noqa: BLE001 - fx's TraceError and whatever the user's code raised on a Proxy
         where = _trace_error_line(error)
         raise ModelLoadError(
-            f"{source}: torch.fx cannot trace {type(module).__name__}.forward"
+            f"{source}: torch.fx cannot trace {type(module).__name__}.forward ({type(error).__name__}: {error})"
             + (f" at {where}" if where else "")
-            + f": {type(error).__name__}: {error}. A Python loop or branch that depends on tensor values "
+            + ". A Python loop or branch that depends on tensor values "
             "(or on their sizes) cannot be captured; shapeviz maps the recurrent modules (nn.RNN, nn.LSTM, "
             "nn.GRU) as whole calls, so loop over time inside them rather than in forward") from None
     root = tracer.root if isinstance(tracer.root, torch.nn.Module) else module

@@ -31,7 +31,11 @@ def converter(*targets: Any) -> Callable[[Callable], Callable]:
 def function_name(fn: Any) -> str:
     """``torch.cat``, ``F.relu``, ``operator.add``: how the user wrote it, near enough."""
     module = getattr(fn, "__module__", None) or ""
-    name = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", repr(fn))
+    name = getattr(fn, "__name__", None) or repr(fn)
+    if "VariableFunctions" in (getattr(fn, "__qualname__", "") or ""):  # torch.cat and the other built-ins
+        return f"torch.{name}"
+    if module == "builtins":
+        return name
     if module.startswith("torch.nn.functional"):
         return f"F.{name}"
     if module in ("_operator", "operator"):
