@@ -257,12 +257,18 @@ def test_packed_time_major_gru_imported_by_name():
 
 
 def test_tracing_leaves_no_patch_behind():
+    from torch.fx import _symbolic_trace
+
     original = rnn_utils.pack_padded_sequence
     lstm = seeded(lambda: nn.LSTM(FEAT, H, batch_first=True))
     from_torch(Net2(_packed, lstm=lstm), ("(B, T, 4)", "(B,)"))
     assert rnn_utils.pack_padded_sequence is original
     assert rnn_utils.pad_packed_sequence.__module__ == "torch.nn.utils.rnn"
     assert not hasattr(rnn_utils.pad_packed_sequence, "__wrapped__")
+    # no global fx.wrap() registration (a GraphModule's generated code makes one) for the next trace to trip on
+    assert not any("rnn" in name for _, name in _symbolic_trace._wrapped_fns_to_patch)
+    from_torch(Net(lambda self, x: self.lstm(x)[0], lstm=lstm), "(B, T, 4)")
+    torch.fx.symbolic_trace(Net(lambda self, x: x.relu()))
 
 
 # -- back to torch ------------------------------------------------------------------------------------

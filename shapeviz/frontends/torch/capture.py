@@ -91,7 +91,7 @@ def _trace_error_line(error: BaseException) -> str | None:
     return None
 
 
-def capture(module: torch.nn.Module, n_inputs: int, source: str) -> fx.GraphModule:
+def capture(module: torch.nn.Module, n_inputs: int, source: str) -> "Captured":
     """The fx graph of ``module.forward`` for its first ``n_inputs`` arguments (the others keep their
     defaults, as a call with ``n_inputs`` arguments would).
 
@@ -120,5 +120,35 @@ def capture(module: torch.nn.Module, n_inputs: int, source: str) -> fx.GraphModu
             + ". A Python loop or branch that depends on tensor values "
             "(or on their sizes) cannot be captured; shapeviz maps the recurrent modules (nn.RNN, nn.LSTM, "
             "nn.GRU) as whole calls, so loop over time inside them rather than in forward") from None
-    root = tracer.root if isinstance(tracer.root, torch.nn.Module) else module
-    return fx.GraphModule(root, graph)
+    # no fx.GraphModule: its code generation registers fx.wrap() of the leaf functions globally
+    # (torch.fx._symbolic_trace._wrapped_fns_to_patch), which every later trace in the process trips on
+    return Captured(graph, module)
+
+
+class Captured:
+    """The traced graph and the module it came from (what :mod:`.mapper` and :mod:`.verify` read)."""
+
+    def __init__(self, graph: fx.Graph, root: torch.nn.Module) -> None:
+        self.graph = graph
+        self.root = root
+
+    def run(self, *args: Any) -> dict[str, Any]:
+        """Every node's value on ``args``: torch.fx's Interpreter, without a GraphModule."""
+        env: dict[str, Any] = {}
+        inputs = iter(args)
+        for node in self.graph.nodes:
+            a = fx.node.map_arg(node.args, lambda n: env[n.name])
+            k = fx.node.map_arg(node.kwargs, lambda n: env[n.name])
+            if node.op == "placeholder":
+                env[node.name] = next(inputs)
+            elif node.op == "call_module":
+                env[node.name] = self.root.get_submodule(str(node.target))(*a, **k)
+            elif node.op == "call_function":
+                env[node.name] = node.target(*a, **k)
+            elif node.op == "call_method":
+                env[node.name] = getattr(a[0], str(node.target))(*a[1:], **k)
+            elif node.op == "get_attr":
+                env[node.name] = self.root.get_parameter(str(node.target))
+            elif node.op == "output":
+                env[node.name] = a[0]
+        return env

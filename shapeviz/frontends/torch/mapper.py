@@ -169,8 +169,8 @@ def input_dtype(node: fx.Node, root: torch.nn.Module) -> str:
     return "float"
 
 
-def run(gm: fx.GraphModule, root: torch.nn.Module, declarations: list[Any], source: str) -> tuple[list, Any, Context]:
-    """Map every node of ``gm``. Returns the Input tensors, the output value, and the context."""
+def run(gm: Any, root: torch.nn.Module, declarations: list[Any], source: str) -> tuple[list, Any, Context]:
+    """Map every node of ``gm.graph`` (a :class:`~.capture.Captured`). Returns the Input tensors, the output value, and the context."""
     from shapeviz.frontends.torch import converters  # noqa: F401 - registers every converter
 
     ctx = Context(root, source)

@@ -59,24 +59,13 @@ def sample_inputs(inputs: list[GraphTensor], ctx: Context, dtype: np.dtype, seed
     return arrays
 
 
-class _Recorder(fx.Interpreter):
-    def __init__(self, gm: fx.GraphModule) -> None:
-        super().__init__(gm)
-        self.values: dict[str, Any] = {}
-
-    def run_node(self, n: fx.Node) -> Any:
-        value = super().run_node(n)
-        self.values[n.name] = value
-        return value
-
-
 def _leaves(value: Any) -> list:
     if isinstance(value, (list, tuple)):
         return [leaf for v in value for leaf in _leaves(v)]
     return [value]
 
 
-def verify(gm: fx.GraphModule, module: torch.nn.Module, twin: Any, inputs: list[GraphTensor], output: Any,
+def verify(gm: Any, module: torch.nn.Module, twin: Any, inputs: list[GraphTensor], output: Any,
            ctx: Context) -> tuple[float, str]:
     """Run both on :func:`sample_inputs`. Returns the largest relative difference of the outputs and the
     note the report prints.
@@ -89,8 +78,7 @@ def verify(gm: fx.GraphModule, module: torch.nn.Module, twin: Any, inputs: list[
     module.eval()
     try:
         with torch.no_grad():
-            recorder = _Recorder(gm)
-            recorder.run(*[torch.from_numpy(a) for a in arrays])
+            recorded = gm.run(*[torch.from_numpy(a) for a in arrays])
     finally:
         module.train(was_training)
     values: dict[int, Any] = {}
@@ -103,7 +91,7 @@ def verify(gm: fx.GraphModule, module: torch.nn.Module, twin: Any, inputs: list[
     tol = TOLERANCE.get(dtype, 1e-4)
     for node in gm.graph.nodes:  # the first node whose twin differs
         mine = ctx.env.get(node.name)
-        theirs = recorder.values.get(node.name)
+        theirs = recorded.get(node.name)
         if not isinstance(mine, GraphTensor) or not isinstance(theirs, torch.Tensor) or id(mine) not in values:
             continue
         a, b = np.asarray(values[id(mine)]), theirs.detach().numpy()
@@ -116,7 +104,7 @@ def verify(gm: fx.GraphModule, module: torch.nn.Module, twin: Any, inputs: list[
                                  f"max rel err {err:.1e} (more than {tol:.0e} in {dtype})")
     worst = 0.0
     out_node = next(n for n in gm.graph.nodes if n.op == "output")
-    for mine, theirs in zip(_leaves(output), _leaves(recorder.values[out_node.name])):
+    for mine, theirs in zip(_leaves(output), _leaves(recorded[out_node.name])):
         if isinstance(mine, GraphTensor) and isinstance(theirs, torch.Tensor):
             worst = max(worst, rel_err(np.asarray(values[id(mine)]), theirs.detach().numpy()))
     return worst, f"numpy twin matches torch: max rel err {_short(worst)}"
