@@ -47,6 +47,8 @@ def test_the_report_uses_torch_names_layouts_and_counts():
     for name in ("embedding", "lstm.layer0", "└─lstm.l0", "└─lstm.l1_reverse", "lstm.h_n", "fc"):
         assert name in text
     assert "(4, B, 32)" in text  # h_n (L·D, B, H)
+    assert "lstm.h_n[-2]: h_n of layer 1 (the last), forward direction" in text
+    assert "lstm.h_n[-1]: h_n of layer 1 (the last), backward direction" in text
     model = load(f"{EXAMPLES / 'sentiment.py'}:build").model
     module = model.torch_source.module
     assert f"{sum(p.numel() for p in module.parameters()):,}" in text.split("Total", 1)[1].splitlines()[0]

@@ -120,6 +120,9 @@ def load(module: Any, inputs: Any = None, *, source: str | None = None, verify: 
 
         _, note = run_verify(gm, module, twin, tensors, output, ctx)
         twin.torch_source.note = note
+    picks = [f"  {name}: {what}" for name, what in ctx.selections.items() if name in {l.name for l in twin.layers}]
+    if picks:  # h_n[-1] of a stack: which layer and direction torch puts there
+        note = "\n".join([note or "not verified against torch", *picks])
     declared = decls[0] if len(decls) == 1 else tuple(decls)
     return Loaded(twin, source, inputs=declared, note=note)
 

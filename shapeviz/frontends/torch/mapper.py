@@ -75,6 +75,9 @@ class Context:
     lengths_of: dict[str, str] = field(default_factory=dict)  # lengths input -> the data input it measures
     notes: dict[str, str] = field(default_factory=dict)  # layer name -> how torch reads it
     env: dict[str, Any] = field(default_factory=dict)  # fx node name -> its twin value
+    # h_n / c_n stack layer name -> what each of its (L·D) entries is ("layer 1 (last), backward direction")
+    state_labels: dict[str, list[str]] = field(default_factory=dict)
+    selections: dict[str, str] = field(default_factory=dict)  # Index layer name -> what it picks of h_n
 
     def unique(self, name: str) -> str:
         """``name``, or ``name_2``, ``name_3``... if taken."""

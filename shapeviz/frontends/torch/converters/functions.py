@@ -13,7 +13,8 @@ from shapeviz.core.axes import Reduce, ReshapeAxes
 from shapeviz.core.dropout import Dropout
 from shapeviz.core.graph import GraphTensor
 from shapeviz.core.merge import Add, Concatenate, Multiply, Stack
-from shapeviz.core.select import Index
+from shapeviz.core.graph import InputNode
+from shapeviz.core.select import Index, _text as _key_text
 from shapeviz.frontends.torch.converters.shared import (elementwise, flatten, last_axis_activation, name_of, reshape,
                                                         transpose)
 from shapeviz.frontends.torch.mapper import Context, Packed, Shape, Size, Unmapped
@@ -54,7 +55,14 @@ def getitem(ctx: Context, node: Any, x: Any, key: Any) -> Any:
     k = _index_key(ctx, x, key)
     if not k:
         return x
-    return Index(k, name=name_of(ctx))(x)
+    source = x.name if isinstance(x.node, InputNode) or len(x.node.outputs) > 1 else x.node.layer.name
+    name = name_of(ctx, f"{source}{_key_text(k)}")  # lstm.h_n[-1], lstm[:, -1]
+    labels = ctx.state_labels.get(source)
+    if labels is not None:  # which layer and direction of torch's (L·D, B, H) it takes
+        picked = labels[k[0]] if isinstance(k[0], int) else "; ".join(labels[k[0]])
+        what = source.rsplit(".", 1)[-1]
+        ctx.selections[name] = f"{what} of {picked}" if isinstance(k[0], int) else f"{what} of {picked}"
+    return Index(k, name=name)(x)
 
 
 @converter(getattr)

@@ -140,5 +140,10 @@ def recurrent(ctx: Context, node: Any, module: nn.RNNBase, x: Any, hx: Any = Non
             for s in range(n_states):
                 finals[s].append(states[d * n_states + s])
     stacked = [Stack(axis=0, name=ctx.unique(f"{target}.{n}"))(f) for n, f in zip(("h_n", "c_n"), finals)]
+    labels = [f"layer {layer}{' (the last)' if layer == stack.L - 1 and stack.L > 1 else ''}"
+              + ("" if stack.D == 1 else ", forward direction" if d == 0 else ", backward direction")
+              for layer in range(stack.L) for d in range(stack.D)]
+    for t in stacked:
+        ctx.state_labels[t.node.layer.name] = labels
     out: Any = Packed(y, packed.lengths, packed.time_major) if packed is not None else y
     return (out, tuple(stacked)) if stack.kind == "lstm" else (out, stacked[0])
