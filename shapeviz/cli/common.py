@@ -179,7 +179,7 @@ def load_source(model: str, inputs: Any = None) -> Any:
     ``inputs`` (--input) goes to a front end that needs it to read the model (a torch module)."""
     from shapeviz.frontends import load
 
-    return load(model, inputs)
+    return load(model) if inputs is None else load(model, inputs)
 
 
 def output_path(option: str, output: str, formats: tuple[str, ...]) -> Path:

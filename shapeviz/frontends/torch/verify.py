@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.fx as fx
+import torch.fx as fx  # noqa: F401 - the node type in annotations
 
 from shapeviz.core.graph import BATCH_NAMES, GraphTensor, _parse_axes
 from shapeviz.frontends.base import ModelLoadError

@@ -17,7 +17,7 @@ from shapeviz.core.graph import InputNode
 from shapeviz.core.select import Index, _text as _key_text
 from shapeviz.frontends.torch.converters.shared import (elementwise, flatten, last_axis_activation, name_of, reshape,
                                                         transpose)
-from shapeviz.frontends.torch.mapper import Context, Packed, Shape, Size, Unmapped
+from shapeviz.frontends.torch.mapper import Context, Shape, Size, Unmapped
 from shapeviz.frontends.torch.registry import converter
 
 
@@ -245,5 +245,3 @@ def dropout(ctx: Context, node: Any, x: Any, p: float = 0.5, training: bool = Tr
         return x
     return Dropout(p, name=name_of(ctx))(x)
 
-
-__all__ = ["Packed"]

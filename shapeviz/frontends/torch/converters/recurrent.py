@@ -60,7 +60,10 @@ class _Stack:
                 bi.backward_layer.name = ctx.unique(f"{target}.l{layer}_reverse")
                 self.layers.append(bi)
                 self.directions += [(bi.forward_layer, f"_l{layer}"), (bi.backward_layer, f"_l{layer}_reverse")]
+        for layer in self.layers:
+            layer.imported_from = "torch"  # the trace's hints speak of batch_first
         for twin, suffix in self.directions:
+            twin.imported_from = "torch"
             # torch counts both biases; the twin folds RNN's and LSTM's into one
             twin.source_param_count = sum(int(np.prod(p.shape)) for n, p in module.named_parameters()
                                           if n.split("_", 2)[2] == suffix[1:])
