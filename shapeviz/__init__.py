@@ -43,6 +43,7 @@ _LAZY = {
     "SpecError": "shapeviz.frontends.spec",
     "load_spec": "shapeviz.frontends.spec",
     "load": "shapeviz.frontends",
+    "from_torch": "shapeviz.frontends.torch",
     "Activation": "shapeviz.core.activation",
     "Add": "shapeviz.core.merge",
     "Average": "shapeviz.core.merge",
@@ -77,7 +78,7 @@ __all__ = [
     "Reshape", "Permute", "Index", "LastStep", "TakeStep", "Steps",
     "Sequential", "OneToMany", "EncoderDecoder", "InputSpec", "Input", "Model", "Functional",
     "SGD", "Adagrad", "RMSprop", "Adam",
-    "trace", "Trace", "load", "load_spec", "Spec", "SpecError",
+    "trace", "Trace", "load", "load_spec", "from_torch", "Spec", "SpecError",
     "ShapeVizError", "ConfigError", "InputError", "CheckpointError", "NonFiniteError", "ShapeError",
     "RenderError",
 ]

@@ -707,7 +707,7 @@ def test_a_good_spec_in_the_bad_spec_tests_is_good(tmp_path):
     ("no_such_module_xyz:build", r"error: no_such_module_xyz:build: no module named 'no_such_module_xyz'"),
     ("model.py:boom", r"error: model\.py:boom: calling boom\(\) raised RuntimeError: kaboom"),
     ("model.py:not_a_model", r"error: model\.py:not_a_model: expected a shapeviz model \(Sequential, OneToMany "
-                             r"or EncoderDecoder\) or a function returning one, got int 42"),
+                             r"or EncoderDecoder\), a torch\.nn\.Module, or a function returning one, got int 42"),
     ("model.py:quits", r"error: model\.py:quits: calling quits\(\) raised SystemExit\(3\)"),
     ("raises.py:build", r"error: raises\.py:build: running raises\.py raised ZeroDivisionError: division by zero"),
     ("syntax.py:build", r"error: syntax\.py:build: running syntax\.py raised SyntaxError"),

@@ -109,6 +109,10 @@ class Problem:
 
 def _sample(spec: InputSpec, model: Model, B: int, T: int, rng: np.random.Generator) -> np.ndarray:
     """Random values of one input: ids (from 1 when id 0 is padding) or N(0, 1) floats, in its layout."""
+    if spec.kind == "lengths":  # each sample's real steps, 1..T, the longest the whole T
+        lengths = rng.integers(1, T + 1, size=(B,))
+        lengths[0] = T
+        return lengths
     shape = [0] * spec.rank
     shape[spec.batch_axis] = B
     if spec.time_axis is not None:
@@ -132,7 +136,10 @@ def make_inputs(model: Model, B: int, T: int, rng: np.random.Generator) -> Any:
     lengths: dict[str, int] = {}
     arrays = []
     for spec in model.inputs:
-        length = T if spec.time_axis is None else lengths.setdefault(spec.time_dim, T + len(lengths))
+        if spec.kind == "lengths":  # as long as the sequence it measures
+            length = lengths.get(spec.time_dim, T)
+        else:
+            length = T if spec.time_axis is None else lengths.setdefault(spec.time_dim, T + len(lengths))
         arrays.append(_sample(spec, model, B, length, rng))
     return arrays[0] if len(arrays) == 1 else tuple(arrays)
 

@@ -125,7 +125,7 @@ def _copy(z: Any) -> Any:
 
 
 def _parts(g: Any) -> list[Any]:
-    return list(g) if isinstance(g, tuple) else [g]
+    return list(g) if isinstance(g, (tuple, list)) else [g]  # a graph model of several inputs gives a list
 
 
 def batch_independence(model: Model, p: Problem) -> CheckResult:

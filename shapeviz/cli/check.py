@@ -86,7 +86,7 @@ def check(ctx: click.Context, model: str, input_: str | None, dims: tuple[str, .
         return
     inputs, given = parse_options(input_, dims)
     arrays = load_npz(data) if data is not None else None
-    loaded = load_source(model)
+    loaded = load_source(model, inputs)
     if arrays is not None and inputs is None and loaded.inputs is None:
         build_on(loaded.model, arrays, data)  # a Python model learns its input size from the data
     tr = trace_loaded(loaded, inputs, given, expect=wanted)

@@ -174,11 +174,12 @@ def trace_loaded(loaded: Any, inputs: Any, dims: dict[str, int], expect: dict[st
                  loss=loaded.loss if loaded.labels else None, roles=loaded.roles, **kwargs)
 
 
-def load_source(model: str) -> Any:
-    """The model MODEL names, from the front end that reads it (:func:`shapeviz.frontends.load`)."""
+def load_source(model: str, inputs: Any = None) -> Any:
+    """The model MODEL names, from the front end that reads it (:func:`shapeviz.frontends.load`);
+    ``inputs`` (--input) goes to a front end that needs it to read the model (a torch module)."""
     from shapeviz.frontends import load
 
-    return load(model)
+    return load(model) if inputs is None else load(model, inputs)
 
 
 def output_path(option: str, output: str, formats: tuple[str, ...]) -> Path:
@@ -237,7 +238,17 @@ def load_npz(path: str) -> dict[str, Any]:
 
 
 def model_inputs(model: Any, arrays: dict[str, Any], path: str) -> Any:
-    """x, or (x, x_dec) for an encoder-decoder."""
+    """x, or (x, x_dec) for an encoder-decoder, or for a graph model of several inputs the arrays named
+    after its inputs (a torch model's ``x`` and ``lengths``)."""
+    names = getattr(model, "input_names", None)
+    if model.kind == "functional" and names and len(names) > 1:
+        keys = [n if n in arrays or i else "x" for i, n in enumerate(names)]  # the first may be x
+        missing = [n for n in keys if n not in arrays]
+        if missing:
+            raise ShapeVizError(f"{path!r}: the model takes the inputs {', '.join(names)}: expected an array per input "
+                                f"(the first may be x), got no {', '.join(missing)} (it holds "
+                                f"{', '.join(sorted(arrays))})")
+        return [arrays[k] for k in keys]
     if model.kind != "encoder_decoder":
         return arrays["x"]
     if "x_dec" not in arrays:

@@ -37,7 +37,8 @@ def report(ctx: click.Context, model: str, input_: str | None, dims: tuple[str, 
 
     """
     inputs, given = parse_options(input_, dims)
-    tr = trace_loaded(load_source(model), inputs, given)
+    loaded = load_source(model, inputs)
+    tr = trace_loaded(loaded, inputs, given)
     if fmt == "json":
         from shapeviz.render.jsonform import dumps
 
@@ -46,6 +47,8 @@ def report(ctx: click.Context, model: str, input_: str | None, dims: tuple[str, 
     from shapeviz.render.tables import bindings_table, cost_table, grads_table, steps_table, summary_table
 
     console = settings_of(ctx).console()
+    if loaded.note:  # what the front end verified (a torch twin's match)
+        console.print(loaded.note)
     console.print(summary_table(tr))
     if cost:
         console.print()

@@ -8,6 +8,8 @@ import click
 
 from shapeviz.cli.common import (INTERRUPTED, add_model_help, common_options, guarded, load_npz, load_source,
                                  model_inputs, option_error, output_path, settings_of)
+from shapeviz.cli.save_torch import check_save_torch, save_torch_option
+from shapeviz.cli.save_torch import save_torch as write_torch
 from shapeviz.errors import ShapeError, ShapeVizError
 
 
@@ -42,12 +44,13 @@ def _positive_finite(ctx: click.Context, param: click.Parameter, value: float | 
 @click.option("--resume", is_flag=True, help="Continue from --checkpoint if it exists.")
 @click.option("--seed", default=0, show_default=True, type=int, help="Seeds the shuffling and dropout.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar or epoch lines, only the final line.")
+@save_torch_option
 @common_options
 @click.pass_context
 @guarded
 def train(ctx: click.Context, model: str, data: str, epochs: int, batch_size: int, optimizer: str | None,
           lr: float | None, clip: float | None, loss: str | None, checkpoint: str | None, resume: bool, seed: int,
-          quiet: bool) -> None:
+          quiet: bool, save_torch: str | None = None) -> None:
     """Train MODEL on the arrays in an .npz, with a progress bar; Ctrl-C keeps the last epoch.
 
     Exit 0 trained, 1 a NaN/inf loss or gradient stopped training (the message names the epoch,
@@ -67,6 +70,7 @@ def train(ctx: click.Context, model: str, data: str, epochs: int, batch_size: in
         raise ShapeVizError("--resume: expected --checkpoint PATH to resume from, got no --checkpoint")
     if checkpoint:
         output_path("--checkpoint", checkpoint, ("npz",))
+    check_save_torch(save_torch)
     loss_obj = optimizer_obj = None
     try:
         if loss is not None:
@@ -130,7 +134,7 @@ def train(ctx: click.Context, model: str, data: str, epochs: int, batch_size: in
                    "to train more)")
         return
     trained = f"epoch {done}" if done - start == 1 else f"epochs {start + 1}-{done}"
-    click.echo(f"{resumed}trained {trained} of {epochs}: {format_logs(logs)}{kept}")
+    click.echo(f"{resumed}trained {trained} of {epochs}: {format_logs(logs)}{kept}{write_torch(m, save_torch)}")
 
 
 add_model_help(train)

@@ -9,7 +9,7 @@ import numpy as np
 from shapeviz.core import initializers
 from shapeviz.core.backend import empty
 from shapeviz.core.layer import Layer, check_positive_int
-from shapeviz.errors import InputError
+from shapeviz.errors import ConfigError, InputError
 
 
 class EmbeddingCache(NamedTuple):
@@ -48,15 +48,23 @@ class Embedding(Layer):
         mask_zero: id 0 is padding: ``compute_mask(ids)`` returns ``ids != 0`` for the layers
             after it (as Keras; the vocabulary then effectively starts at 1).
         embeddings_initializer: Keras's ``"uniform"`` (in [-0.05, 0.05]) by default.
+        padding_idx: PyTorch's option: the row of this id gets no gradient (it stays what it is,
+            zeros in a fresh torch module); None (default) for none. It makes no mask.
     """
 
     kind = "embedding"
 
     def __init__(self, input_dim: int, output_dim: int, mask_zero: bool = False,
-                 embeddings_initializer: str = "uniform", name: str | None = None, dtype: Any = None) -> None:
+                 embeddings_initializer: str = "uniform", name: str | None = None, dtype: Any = None,
+                 padding_idx: int | None = None) -> None:
         super().__init__(name, dtype)
         owner = f"Embedding {self.name!r}"
         self.input_dim = check_positive_int(input_dim, "input_dim", owner)
+        if padding_idx is not None and (isinstance(padding_idx, bool) or not isinstance(padding_idx, (int, np.integer))
+                                        or not 0 <= padding_idx < self.input_dim):
+            raise ConfigError(f"{owner}: received an invalid value for `padding_idx`, expected None or an id in "
+                              f"[0, {self.input_dim}), got {padding_idx!r}")
+        self.padding_idx = None if padding_idx is None else int(padding_idx)
         self.output_dim = check_positive_int(output_dim, "output_dim", owner)
         self.mask_zero = bool(mask_zero)
         self._init_name = embeddings_initializer
@@ -123,6 +131,8 @@ class Embedding(Layer):
         if isinstance(dy, np.ndarray) and not dy.flags.c_contiguous and dy.transpose(1, 0, 2).flags.c_contiguous:
             # a recurrent layer's time-major gradient: flatten it (T, B) first, without a copy
             ids, dy = ids.T, dy.transpose(1, 0, 2)  # (T, B), (T, B, E)
+        if self.padding_idx is not None:  # torch's padding_idx: that row gets no gradient
+            dy = dy * (ids != self.padding_idx)[:, :, None]  # (B, T, E)
         scatter_add_rows(self.grads["embeddings"], ids.reshape(-1), dy.reshape(-1, E))  # (V, E)
         return None
 
@@ -133,5 +143,6 @@ class Embedding(Layer):
         return x != 0  # (B, T)
 
     def config(self) -> dict[str, Any]:
+        extra = {} if self.padding_idx is None else {"padding_idx": self.padding_idx}
         return {"input_dim": self.input_dim, "output_dim": self.output_dim, "mask_zero": self.mask_zero,
-                "embeddings_initializer": self._init_name, "name": self.name}
+                "embeddings_initializer": self._init_name, **extra, "name": self.name}

@@ -69,17 +69,26 @@ class Functional(Model):
         self.nodes = self._topological(owner)
         self._layers = list({id(n.layer): n.layer for n in self.nodes}.values())
         self._check_names(owner)
-        self._consumers: dict[int, list[tuple[Node, int]]] = {}
-        for node in self.nodes:
-            for i, t in enumerate(node.inputs):
-                self._consumers.setdefault(id(t), []).append((node, i))
-        self._layouts = {id(n): self._time_major_at(n) for n in self.nodes}  # read by every forward
+        self._index_nodes()
         for t in self.input_tensors:
             if id(t) not in self._consumers and t not in self.output_tensors:
                 raise ConfigError(f"{owner}: input {t.name!r} is never used on the way to the outputs "
                                   f"{[o.name for o in self.output_tensors]}; drop it from `inputs` or connect it")
         if self._can_build():
             self.build()
+
+    def _index_nodes(self) -> None:
+        """The maps keyed by the nodes' and tensors' ids: who reads each tensor, each node's layout."""
+        self._consumers: dict[int, list[tuple[Node, int]]] = {}
+        for node in self.nodes:
+            for i, t in enumerate(node.inputs):
+                self._consumers.setdefault(id(t), []).append((node, i))
+        self._layouts = {id(n): self._time_major_at(n) for n in self.nodes}  # read by every forward
+
+    def __setstate__(self, state: dict) -> None:
+        """A copy (``copy.deepcopy``, pickle) has new nodes and tensors: index them anew."""
+        self.__dict__.update(state)
+        self._index_nodes()
 
     # -- structure ----------------------------------------------------------------
     def _topological(self, owner: str) -> list[Node]:
@@ -154,7 +163,11 @@ class Functional(Model):
             others = [a for a in range(rank) if a != batch and (ids or a != rank - 1)]
             time_axis = others[0] if others else None
             time_dim = (names[time_axis] if time_axis is not None and names[time_axis] else "T")
-            if ids:
+            if ids and rank == 1 and any(r.kind == "pack_sequence" for r in readers):
+                # a packing's lengths: they measure the time axis of the first sequence input
+                seq = next((s for s in specs if s.time_axis is not None), None)
+                specs.append(InputSpec(t.name, 1, 0, None, kind="lengths", time_dim=seq.time_dim if seq else "T"))
+            elif ids:
                 vocab = next((int(r.input_dim) for r in readers if r.kind == "embedding"), None)
                 specs.append(InputSpec(t.name, rank, batch, time_axis, vocabulary=vocab, kind="ids", masked=masked,
                                        time_dim=time_dim))
@@ -190,6 +203,8 @@ class Functional(Model):
             first = next((s for s in reads if s is not None), None)
             for t in node.inputs[node.n_x:]:
                 src = self.producer(t)
+                while src is not None and not _is_recurrent(src.layer) and src.inputs:
+                    src = self.producer(src.inputs[0])  # a state taken apart or stacked (torch's h_n[k])
                 if src is not None and _is_recurrent(src.layer) and source.get(id(src.inputs[0])) != first:
                     handover = True
             for out in node.outputs:
@@ -302,8 +317,10 @@ class Functional(Model):
         if states:
             kwargs["initial_state"] = states
         try:
-            if not node.listed:  # a merge builds itself from the list in its forward (it has no weights)
-                layer.ensure_built(xs[0], self.init_rng, self.dtype)
+            # a merge builds from its list (Merge.ensure_built); a multi-input layer with the base
+            # ensure_built reads the first input's shape
+            listed_build = node.listed and type(layer).ensure_built is not Layer.ensure_built
+            layer.ensure_built(x if listed_build else xs[0], self.init_rng, self.dtype)
             out, cache = layer.forward(x, **kwargs)
             out_mask = self._output_mask(node, x, mask) if takes_mask else None
         except ShapeVizError as error:
@@ -323,7 +340,8 @@ class Functional(Model):
         from shapeviz.core.sequential import Sequential
         layer = node.layer
         if node.listed:
-            return layer.output_mask(mask)
+            compute = getattr(layer, "compute_mask", None)  # a mask made from the values (lengths)
+            return compute(x) if compute is not None else layer.output_mask(mask)
         return Sequential._next_mask(layer, x, mask, self._layouts[id(node)])
 
     def _time_major_at(self, node: Node) -> bool:

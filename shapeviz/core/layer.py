@@ -148,6 +148,17 @@ class Layer:
     def count_params(self) -> int:
         return int(sum(p.size for p in self.params.values())) + sum(l.count_params() for l in self.sublayers())
 
+    def shown_param_count(self) -> int:
+        """The parameter count reports show: ``count_params()``, or, for a twin imported from another
+        framework, that framework's count (``source_param_count``: torch keeps two biases per
+        recurrent layer where the twin folds them into one)."""
+        own = getattr(self, "source_param_count", None)
+        if own is not None:
+            return int(own)
+        if self.sublayers():
+            return int(sum(p.size for p in self.params.values())) + sum(l.shown_param_count() for l in self.sublayers())
+        return self.count_params()
+
     def get_weights(self) -> list[np.ndarray]:
         """The weights in Keras's order and shapes."""
         return [p.copy() for p in self.params.values()]

@@ -123,6 +123,16 @@ class Model:
         for layer in self.leaf_layers():
             layer.zero_grad()
 
+    def to_torch_state_dict(self) -> Any:
+        """The weights as a state_dict for the torch module this model was imported from
+        (``shapeviz.from_torch``): it loads with ``module.load_state_dict(sd)`` (strict) and the module
+        then predicts what this model predicts. Needs torch."""
+        source = getattr(self, "torch_source", None)
+        if source is None:
+            raise ConfigError(f"{self.summary_name()} was not imported from torch (shapeviz.from_torch, or a "
+                              "build() returning an nn.Module): it has no torch state_dict layout")
+        return source.state_dict(self)
+
     def count_params(self) -> int:
         return sum(layer.count_params() for layer in self.leaf_layers())
 

@@ -374,7 +374,7 @@ class _Session:
             memory = Dim.of(memory) * self.loops[0][0]
         self.layer_records[path] = LayerRecord(
             path=path, kind=layer.kind, inputs=inputs, outputs=outputs, states=states,
-            params={k: tuple(v.shape) for k, v in layer.params.items()}, param_count=layer.count_params(),
+            params={k: tuple(v.shape) for k, v in layer.params.items()}, param_count=layer.shown_param_count(),
             memory=memory, config=layer.config(), depth=self.depths.get(path, 0))
         if path not in self.order:
             self.order.append(path)

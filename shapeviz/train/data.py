@@ -92,9 +92,11 @@ def validate(model: Any, x: Any, y: Any = None, mask: Any = None, *, prefix: str
         raise InputError(f"{prefix}x is an empty tuple: give the model's input arrays")
     names = [f"{prefix}x[{i}]" for i in range(len(raw))] if is_tuple else [f"{prefix}x"]
     xs = []
+    # per input (a graph model's ids and lengths are integers wherever they come), else the first only
+    dtypes = list(model.input_dtypes()) if hasattr(model, "input_dtypes") else [model.input_dtype()]
     for i, (a, name) in enumerate(zip(raw, names)):
         a = check_values(a, name)
-        if i == 0 and model.input_dtype().kind in "iu":
+        if i < len(dtypes) and dtypes[i].kind in "iu":
             a = _ids(a, name)
         else:
             a = a.astype(model.dtype, copy=False)
