@@ -10,6 +10,7 @@ from shapeviz.core.inputs import InputSpec
 from shapeviz.core.graph import GraphTensor, InputNode, Node, with_edge
 from shapeviz.core.layer import Layer
 from shapeviz.core.model import Model
+from shapeviz.core.recurrent import Recurrent
 from shapeviz.errors import ConfigError, InputError, ShapeVizError
 
 
@@ -257,13 +258,16 @@ class Functional(Model):
         return list(x)
 
     def forward(self, x: Any, *, mask: Any = None, training: bool = False,
-                rng: np.random.Generator | None = None) -> tuple[Any, FunctionalCache]:
+                rng: np.random.Generator | None = None,
+                initial_states: dict[str, Any] | None = None) -> tuple[Any, FunctionalCache]:
         """Run every node in order.
 
         Args:
             x: one array for a one-input model, else a list in input order or a dict by input name,
                 e.g. ``{"source": (B, T_in, F), "target": (B, T_out, V)}``.
             mask: None, or per input (same forms as ``x``) its (B, T) bool mask or None.
+            initial_states: per recurrent node name (:attr:`Node.name`) its initial states, for
+                nodes whose initial state does not come from the graph (truncated BPTT carries them).
 
         Returns:
             The output array (a list of them for several outputs) and the cache."""
@@ -278,16 +282,19 @@ class Functional(Model):
             masks[id(t)] = m
         caches = []
         for node in self.nodes:
-            caches.append(self.run_node(node, values, masks, training, rng))
+            carried = initial_states.get(node.name) if initial_states else None
+            caches.append(self.run_node(node, values, masks, training, rng, carried))
         outs = [values[id(t)] for t in self.output_tensors]
         y = outs[0] if self.single_output else outs
         return y, FunctionalCache(caches, masks, xs)
 
-    def run_node(self, node: Node, values: dict, masks: dict, training: bool, rng: Any) -> Any:
-        """One layer call: read its inputs' values and masks, write its outputs'. Returns the cache."""
+    def run_node(self, node: Node, values: dict, masks: dict, training: bool, rng: Any,
+                 initial_state: Any = None) -> Any:
+        """One layer call: read its inputs' values and masks, write its outputs'. Returns the cache.
+        ``initial_state`` (a recurrent node's, carried from outside the graph) replaces the graph's."""
         layer = node.layer
         xs = [values[id(t)] for t in node.inputs[:node.n_x]]
-        states = [values[id(t)] for t in node.inputs[node.n_x:]]
+        states = [values[id(t)] for t in node.inputs[node.n_x:]] if initial_state is None else list(initial_state)
         in_masks = [masks.get(id(t)) for t in node.inputs[:node.n_x]]
         takes_mask = getattr(layer, "supports_masking", True)
         x = xs if node.listed else xs[0]
@@ -302,7 +309,7 @@ class Functional(Model):
         if states:
             kwargs["initial_state"] = states
         try:
-            layer.ensure_built(xs[0], self.init_rng, self.dtype)
+            layer.ensure_built(x, self.init_rng, self.dtype)  # a merge builds from the list
             out, cache = layer.forward(x, **kwargs)
             out_mask = self._output_mask(node, x, mask) if takes_mask else None
         except ShapeVizError as error:
@@ -340,6 +347,19 @@ class Functional(Model):
                     if id(reader) not in seen:
                         seen.add(id(reader))
                         pending.append(reader)
+        # no recurrent layer after it (a Dense head): the layout it is handed, as Sequential's
+        pending, seen = [node], set()
+        while pending:
+            n = pending.pop(0)
+            for t in n.inputs[:n.n_x]:
+                src = self.producer(t)
+                if src is None:
+                    continue
+                if _is_recurrent(src.layer):
+                    return bool(getattr(src.layer, "time_major", False))
+                if id(src) not in seen:
+                    seen.add(id(src))
+                    pending.append(src)
         return False
 
     def backward(self, dy: Any, cache: FunctionalCache) -> Any:
@@ -399,13 +419,31 @@ class Functional(Model):
         dx = layer.backward(dout, node_cache)
         return (list(dx) if node.listed else [dx]), []
 
+    def final_states(self, cache: FunctionalCache) -> dict[str, list]:
+        """Each unidirectional recurrent node's states after its last step, by node name (for
+        truncated BPTT, as :meth:`Sequential.final_states`)."""
+        out = {}
+        for node, c in zip(self.nodes, cache.caches):
+            if isinstance(node.layer, Recurrent):
+                out[node.name] = [buf[-1].copy() for buf in c.S]
+        return out
+
     def output_mask(self, cache: FunctionalCache) -> Any:
-        """The (B, T) mask of the output (of the first output for several), or None."""
-        return cache.masks.get(id(self.output_tensors[0]))
+        """The mask of the output's positions (of the first output for several) for a per-step
+        loss, or None: (B, T), or (T, B) for a time-major output, as :meth:`Sequential.output_mask`."""
+        return self.output_masks(cache)[0]
 
     def output_masks(self, cache: FunctionalCache) -> list:
-        """Per output its (B, T) mask or None."""
-        return [cache.masks.get(id(t)) for t in self.output_tensors]
+        """Per output the mask of its positions or None: (B, T), or (T, B) where the output is a
+        time-major sequence (masks travel between nodes as (B, T) whatever the layout)."""
+        out = []
+        for t in self.output_tensors:
+            mask = cache.masks.get(id(t))
+            node = self.producer(t)
+            if mask is not None and node is not None and self._layouts[id(node)]:
+                mask = mask.T  # (T, B)
+            out.append(mask)
+        return out
 
     def summary_name(self) -> str:
         return f"Functional {self.name!r}"
