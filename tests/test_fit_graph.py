@@ -292,3 +292,23 @@ def test_nan_stop_names_the_graph_node():
                                              r"output 0 \(y\) of node 'dec' \(lstm, call 0\), reading input 'tgt', "
                                              r"'enc' output 1 \(h\), 'enc' output 2 \(c\)"):
         model.fit(xs, rng.standard_normal((4, 5, 1)), batch_size=4, verbose=0)
+
+
+def test_shape_errors_on_several_inputs_are_explained_per_input():
+    src, tgt = Input("(B, T_in, 3)", name="source"), Input("(B, T_out, 2)", name="target")
+    _, h, c = LSTM(4, return_state=True, name="enc")(src)
+    dec = LSTM(4, return_sequences=True, name="dec")(tgt, initial_state=[h, c])
+    model = Model(inputs=[src, tgt], outputs=Dense(2, name="out")(dec), seed=0)
+    model.compile("mse", "sgd")
+    rng = np.random.default_rng(0)
+    x = {"source": rng.standard_normal((6, 5, 4)), "target": rng.standard_normal((6, 4, 2))}
+    from shapeviz import ShapeError
+    with pytest.raises(ShapeError) as info:
+        model.fit(x, rng.standard_normal((6, 4, 2)), verbose=0)
+    text = str(info.value)
+    assert "'enc' (lstm) was built for 3 input features" in text and "through: 'enc' input 0 from input 'source'" in text
+    assert "source has shape (6, 5, 4): read axis 0 as the samples (6), axis 1 as the time of source (5)" in text
+    assert "target has shape (6, 4, 2): read axis 0 as the samples (6), axis 1 as the time of target (4)" in text
+    clone = __import__("copy").deepcopy(model)  # a copy runs on its own graph (the explanation traces one)
+    np.testing.assert_array_equal(clone.forward([x["source"][..., :3], x["target"]])[0],
+                                  model.forward([x["source"][..., :3], x["target"]])[0])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -70,11 +71,7 @@ class Functional(Model):
         self.nodes = self._topological(owner)
         self._layers = list({id(n.layer): n.layer for n in self.nodes}.values())
         self._check_names(owner)
-        self._consumers: dict[int, list[tuple[Node, int]]] = {}
-        for node in self.nodes:
-            for i, t in enumerate(node.inputs):
-                self._consumers.setdefault(id(t), []).append((node, i))
-        self._layouts = {id(n): self._time_major_at(n) for n in self.nodes}  # read by every forward
+        self._index()
         for t in self.input_tensors:
             if id(t) not in self._consumers and t not in self.output_tensors:
                 raise ConfigError(f"{owner}: input {t.name!r} is never used on the way to the outputs "
@@ -83,6 +80,24 @@ class Functional(Model):
             self.build()
 
     # -- structure ----------------------------------------------------------------
+    def _index(self) -> None:
+        """The tables keyed by ``id`` of a tensor or node: who reads each tensor, each node's layout."""
+        self._consumers: dict[int, list[tuple[Node, int]]] = {}
+        for node in self.nodes:
+            for i, t in enumerate(node.inputs):
+                self._consumers.setdefault(id(t), []).append((node, i))
+        self._layouts = {id(n): self._time_major_at(n) for n in self.nodes}  # read by every forward
+
+    def __deepcopy__(self, memo: dict) -> "Functional":
+        """A copy with its own graph (a float64 twin, a model traced on a copy): the tables keyed by
+        ``id`` are rebuilt for the copied tensors and nodes, whose ids differ."""
+        new = object.__new__(type(self))
+        memo[id(self)] = new
+        for key, value in self.__dict__.items():
+            setattr(new, key, copy.deepcopy(value, memo))
+        new._index()
+        return new
+
     def _topological(self, owner: str) -> list[Node]:
         """The nodes the outputs depend on, each after the nodes it reads; an output that does not
         come from the inputs (an Input not listed) is an error naming it."""

@@ -171,7 +171,9 @@ class Model:
         from shapeviz.core import losses, optimizers
         from shapeviz.core.output_losses import OutputLosses
         names = getattr(self, "output_names", None)
-        if names is not None and not getattr(self, "single_output", True):
+        if isinstance(loss, OutputLosses) and loss_weights is None and loss.names == names:
+            self.loss = loss  # recompiled with its own losses (a new optimizer)
+        elif names is not None and not getattr(self, "single_output", True):
             self.loss = OutputLosses(loss, names, loss_weights)
         elif isinstance(loss, (dict, list, tuple)) or loss_weights is not None:
             raise ConfigError(f"compile: {self.summary_name()} has one output: give one loss, without loss_weights "
