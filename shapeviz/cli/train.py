@@ -8,7 +8,6 @@ import click
 
 from shapeviz.cli.common import (INTERRUPTED, add_model_help, common_options, guarded, load_npz, load_source,
                                  model_inputs, option_error, output_path, settings_of)
-from shapeviz.cli.graph_arrays import graph_arrays, is_graph
 from shapeviz.errors import ShapeError, ShapeVizError
 
 
@@ -61,6 +60,7 @@ def train(ctx: click.Context, model: str, data: str, epochs: int, batch_size: in
       shapeviz train model.py:build --data data.npz --optimizer adam --lr 0.01 --checkpoint run.npz --resume
 
     """
+    from shapeviz.cli.graph_arrays import graph_arrays, is_graph
     from shapeviz.core import losses, optimizers
     from shapeviz.errors import InputError
     from shapeviz.train.progress import format_logs
