@@ -267,11 +267,25 @@ def build_on_data(model: Any, x: Any, y: Any = None, mask: Any = None) -> None:
     if model.built:
         return
     before = copy.deepcopy(model)  # the failing call may build the first layer on the wrong shape
-    first = tuple(np.asarray(a)[:1] for a in x) if isinstance(x, (tuple, list)) else np.asarray(x)[:1]
+    if isinstance(x, dict):  # a graph's inputs by name
+        first: Any = {k: np.asarray(a)[:1] for k, a in x.items()}
+    else:
+        first = tuple(np.asarray(a)[:1] for a in x) if isinstance(x, (tuple, list)) else np.asarray(x)[:1]
     try:
-        model.forward(first, mask=None if mask is None else np.asarray(mask)[:1], training=False)
+        model.forward(first, mask=_first_mask(mask), training=False)
     except (InputError, ShapeError) as error:
         raise explained(error, before, x, y, mask) from None
+
+
+def _first_mask(mask: Any) -> Any:
+    """The first sample's mask: of one array, or of each of a graph's (a dict or list per input)."""
+    if mask is None:
+        return None
+    if isinstance(mask, dict):
+        return {k: None if m is None else np.asarray(m)[:1] for k, m in mask.items()}
+    if isinstance(mask, (list, tuple)):
+        return [None if m is None else np.asarray(m)[:1] for m in mask]
+    return np.asarray(mask)[:1]
 
 
 def check_arrays(model: Any, x: Any, y: Any, mask: Any = None, *, loss: Any = None) -> None:
