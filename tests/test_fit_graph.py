@@ -8,7 +8,7 @@ import pytest
 
 from helpers import check_grads
 from shapeviz import (GRU, LSTM, Add, Bidirectional, Concatenate, ConfigError, Dense, GlobalAveragePooling1D,
-                      InputError, Input, Masking, Model, NonFiniteError, SimpleRNN)
+                      InputError, Input, Model, NonFiniteError, SimpleRNN)
 from shapeviz.core.losses import BinaryCrossentropy, MeanSquaredError, SoftmaxCrossEntropy
 from shapeviz.core.output_losses import OutputLosses
 from shapeviz.train.step import loss_mask

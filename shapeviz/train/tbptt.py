@@ -14,6 +14,10 @@ before window ``w``'s update.
   sees gradients of the last ``k`` steps.
 
 With ``k >= T`` there is one window and the step is exactly full BPTT.
+
+A graph model is windowed the same way, every recurrent node carrying its own states
+(``Functional.final_states``, by node name); which graphs allow it is read off the graph
+(:mod:`shapeviz.train.tbptt_graph`).
 """
 
 from __future__ import annotations
