@@ -69,3 +69,21 @@ def test_train_a_graph_without_its_keys_lists_the_expected_ones(chdir):
     assert result.exit_code == 2
     assert ("expects arrays named after its inputs and outputs: source, target, y (optionally mask_<input>, and "
             "<key>_val for validation); got no 'source', 'target' (it holds x, y)") in " ".join(result.output.split())
+
+
+def test_check_data_on_a_graph_reads_arrays_named_after_its_inputs(chdir):
+    good = run("check", "graph.py:seq2seq", "--data", "seq2seq.npz")
+    assert good.exit_code == 0, good.output
+    assert "✓ data:" in good.output and "source (12, 5, 3)" in good.output
+    heads = run("check", "graph.py:two_heads", "--data", "heads.npz")
+    assert heads.exit_code == 0, heads.output
+    rng = np.random.default_rng(1)
+    np.savez(chdir / "bad.npz", source=rng.standard_normal((12, 5, 4)), target=rng.standard_normal((12, 4, 2)),
+             y=rng.standard_normal((12, 4, 2)))
+    bad = run("check", "graph.py:seq2seq", "--data", "bad.npz")
+    assert bad.exit_code == 2
+    text = " ".join(bad.output.split())
+    assert "the arrays in 'bad.npz' do not fit the model" in text and "'enc' (lstm) was built for 3 input features" in text
+    assert "source has shape (12, 5, 4): read axis 0 as the samples (12), axis 1 as the time of source (5)" in text
+    wrong_targets = run("check", "graph.py:two_heads", "--data", "seq2seq.npz")
+    assert wrong_targets.exit_code == 2 and "got no 'x', 'steps', 'total'" in " ".join(wrong_targets.output.split())

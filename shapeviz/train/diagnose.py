@@ -309,7 +309,17 @@ def check_arrays(model: Any, x: Any, y: Any, mask: Any = None, *, loss: Any = No
     except InputError as error:
         raise explained(error, model, x, y, mask, loss=loss, counts="samples" in str(error)) from None
     xs = data.xs if data.is_tuple else data.xs[0]
+    several = isinstance(data.y, tuple)  # a graph's outputs: the tracer checks one output's labels
+    masks = data.mask if isinstance(data.mask, tuple) else None  # a graph's masks, one per input
     try:
-        trace(model, xs, labels=data.y, mask=data.mask, loss=loss)
+        trace(model, xs, labels=None if several else data.y, mask=None if masks is not None else data.mask,
+              loss=None if several else loss)
+        if several or masks is not None:  # the labels of every output, the masks of every input: a real pass
+            from shapeviz.core.output_losses import OutputLosses
+            out, cache = model.forward(xs, mask=masks, training=False)
+            if several:
+                lo = loss if isinstance(loss, OutputLosses) else model.loss if isinstance(model.loss, OutputLosses) \
+                    else OutputLosses(loss if loss is not None else "mse", model.output_names)
+                lo.forward(out, list(data.y), mask=model.output_masks(cache))
     except (InputError, ShapeError) as error:
         raise explained(error, model, x, y, mask, loss=loss) from None
