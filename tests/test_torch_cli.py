@@ -76,7 +76,7 @@ def test_train_saves_a_state_dict_the_module_loads(name, tmp_path):
     for i, n in enumerate(lengths):
         x[i, n:] = 0
     data = tmp_path / "d.npz"
-    np.savez(data, x=x, y=rng.standard_normal((16, 1)).astype(np.float32), text_lengths=lengths)
+    np.savez(data, text=x, y=rng.standard_normal((16, 1)).astype(np.float32), text_lengths=lengths)  # named after the inputs
     out = tmp_path / "trained.pt"
     ref = f"{EXAMPLES / name}.py:build"
     result = run("train", ref, "--data", data, "--epochs", "2", "--lr", "0.05", "--save-torch", out, "--quiet")

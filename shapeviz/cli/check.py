@@ -85,9 +85,11 @@ def check(ctx: click.Context, model: str, input_: str | None, dims: tuple[str, .
         deep_check(ctx, model, input_, dims, data, fmt, plot, wanted)
         return
     inputs, given = parse_options(input_, dims)
-    arrays = load_npz(data) if data is not None else None
+    arrays = load_npz(data, required=()) if data is not None else None
     loaded = load_source(model, inputs)
-    if arrays is not None and inputs is None and loaded.inputs is None:
+    if data is not None and not hasattr(loaded.model, "input_names"):
+        load_npz(data)  # x and y; a graph model's arrays are named after its inputs (shapeviz.cli.graph_arrays)
+    if arrays is not None and inputs is None and loaded.inputs is None and not hasattr(loaded.model, "input_names"):
         build_on(loaded.model, arrays, data)  # a Python model learns its input size from the data
     tr = trace_loaded(loaded, inputs, given, expect=wanted)
     console = settings_of(ctx).console()
@@ -111,10 +113,14 @@ def _check_data(loaded: Any, arrays: dict[str, Any], path: str, console: Any) ->
     from shapeviz.train.diagnose import check_arrays
 
     model = loaded.model
-    x = model_inputs(model, arrays, path)
+    if hasattr(model, "input_names"):  # a graph: arrays named after its inputs and outputs
+        from shapeviz.cli.graph_arrays import graph_arrays
+        x, y, mask, _ = graph_arrays(model, arrays, path)
+    else:
+        x, y, mask = model_inputs(model, arrays, path), arrays["y"], arrays.get("mask")
     loss = None if model.loss is not None else (loaded.loss or "mse")
     try:
-        check_arrays(model, x, arrays["y"], arrays.get("mask"), loss=loss)  # what train checks, then one pass
+        check_arrays(model, x, y, mask, loss=loss)  # what train checks, then one pass
     except ShapeVizError as error:
         raise ShapeVizError(f"the arrays in {path!r} do not fit the model:\n{error}") from None
     shapes = ", ".join(f"{k} {tuple(v.shape)}" for k, v in arrays.items())

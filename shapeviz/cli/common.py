@@ -207,8 +207,10 @@ def write_file(path: Path, data: bytes) -> None:
         raise ShapeVizError(f"cannot write {str(path)!r}: {error.strerror or error}") from None
 
 
-def load_npz(path: str) -> dict[str, Any]:
-    """The arrays of an .npz with at least x and y (plain arrays: nothing pickled is loaded)."""
+def load_npz(path: str, required: tuple[str, ...] = ("x", "y")) -> dict[str, Any]:
+    """The arrays of an .npz with at least the ``required`` ones, x and y by default (plain arrays:
+    nothing pickled is loaded). A graph model's arrays are named after its inputs: see
+    :mod:`shapeviz.cli.graph_arrays`."""
     import numpy as np
 
     p = Path(path)
@@ -229,7 +231,7 @@ def load_npz(path: str) -> dict[str, Any]:
             arrays = {k: z[k] for k in z.files}
     except Exception as error:  # noqa: BLE001 - a broken zip, pickled objects
         raise ShapeVizError(f"cannot read {path!r} as an .npz of arrays: {error}") from None
-    missing = [k for k in ("x", "y") if k not in arrays]
+    missing = [k for k in required if k not in arrays]
     if missing:
         raise ShapeVizError(f"{path!r}: expected arrays x and y, got no {' or '.join(repr(m) for m in missing)} "
                             f"(it holds {', '.join(sorted(arrays)) or 'nothing'}); save it with "

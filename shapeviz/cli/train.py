@@ -22,7 +22,8 @@ def _positive_finite(ctx: click.Context, param: click.Parameter, value: float | 
 @click.command()
 @click.argument("model", metavar="MODEL")
 @click.option("--data", required=True, type=click.Path(dir_okay=False),
-              help="An .npz with arrays x and y (and optionally mask, x_val, y_val; x_dec for an encoder-decoder).")
+              help="An .npz with arrays x and y (and optionally mask, x_val, y_val; x_dec for an encoder-decoder); "
+              "for a graph model one array per input named after it, and y (or one per output, named after it).")
 
 
 @click.option("--epochs", default=1, show_default=True, type=click.IntRange(1, None),
@@ -62,6 +63,7 @@ def train(ctx: click.Context, model: str, data: str, epochs: int, batch_size: in
       shapeviz train model.py:build --data data.npz --optimizer adam --lr 0.01 --checkpoint run.npz --resume
 
     """
+    from shapeviz.cli.graph_arrays import graph_arrays, is_graph
     from shapeviz.core import losses, optimizers
     from shapeviz.errors import InputError
     from shapeviz.train.progress import format_logs
@@ -83,9 +85,11 @@ def train(ctx: click.Context, model: str, data: str, epochs: int, batch_size: in
             optimizer_obj = optimizers.get(optimizer, **options)
     except ShapeVizError as error:
         raise option_error("--optimizer", error) from None
-    arrays = load_npz(data)
+    arrays = load_npz(data, required=())
     loaded = load_source(model)
     m = loaded.model
+    if not is_graph(m):
+        load_npz(data)  # x and y, with its message naming them
     if optimizer_obj is None:
         # the spec's or the model's own optimizer keeps its settings; --lr and --clip change only theirs
         optimizer_obj = m.optimizer if m.optimizer is not None else optimizers.get("adam")
@@ -95,10 +99,13 @@ def train(ctx: click.Context, model: str, data: str, epochs: int, batch_size: in
             optimizer_obj.clipnorm = clip
     # a spec compiles its model with the whole loss (from_logits too); its name alone would lose that
     m.compile(loss_obj or m.loss or loaded.loss or "mse", optimizer_obj)
-    x = model_inputs(m, arrays, data)
-    validation = None
-    if "x_val" in arrays and "y_val" in arrays:
-        validation = (arrays["x_val"], arrays["y_val"])
+    if is_graph(m):  # arrays named after the inputs and outputs
+        x, y, mask, validation = graph_arrays(m, arrays, data)
+    else:
+        x, y, mask = model_inputs(m, arrays, data), arrays["y"], arrays.get("mask")
+        validation = None
+        if "x_val" in arrays and "y_val" in arrays:
+            validation = (arrays["x_val"], arrays["y_val"])
     begun: list[int] = []
 
     class _First:
@@ -109,7 +116,7 @@ def train(ctx: click.Context, model: str, data: str, epochs: int, batch_size: in
     # a bar redraws itself with ANSI cursor codes even without colours: --no-color gets a line per epoch
     verbose = 0 if quiet else 2 if settings_of(ctx).no_color else 1
     try:
-        history = m.fit(x, arrays["y"], batch_size=batch_size, epochs=epochs, mask=arrays.get("mask"),
+        history = m.fit(x, y, batch_size=batch_size, epochs=epochs, mask=mask,
                         validation_data=validation, seed=seed, verbose=verbose, checkpoint=checkpoint,
                         resume=resume, callbacks=[_First()])
     except (InputError, ShapeError) as error:
