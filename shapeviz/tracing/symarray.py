@@ -305,7 +305,7 @@ class SymArray(np.lib.mixins.NDArrayOperatorsMixin):
             ctx = context.current()
             if isinstance(o, np.ndarray) and ctx is not None and ctx.on_grad is not None:
                 # a write into part of a gradient (GRU's bias rows) was checked against that part
-                whole = o if o.base is None else o.base
+                whole = o.base if isinstance(o.base, np.ndarray) else o  # a dry parameter's base is a bytearray
                 ctx.on_grad(name_of(o), whole, SymArray(shape if whole is o else whole.shape, np.float64))
         return out[0] if isinstance(out, tuple) and len(out) == 1 else out
 
