@@ -23,6 +23,7 @@ import click
 from shapeviz.errors import NonFiniteError, ShapeError, ShapeVizError
 
 PROBLEMS, UNUSABLE, INTERRUPTED = 1, 2, 130
+MIN_WIDTH = 20  # columns: a narrower terminal gets lines of this width, folded by the terminal
 
 MODEL_HELP = ("MODEL is a spec file (model.toml, model.json: no code runs) or Python code that makes "
               "the model: path/to/file.py:build or package.module:build (this runs that code, as pytest "
@@ -50,8 +51,11 @@ class Settings:
         from rich.console import Console
 
         # rich's no_color drops colours but keeps bold; no colour system at all writes no ANSI code
-        return Console(stderr=stderr, no_color=self.no_color, color_system=None if self.no_color else "auto",
-                       highlight=False, soft_wrap=False)
+        console = Console(stderr=stderr, no_color=self.no_color, color_system=None if self.no_color else "auto",
+                          highlight=False, soft_wrap=False)
+        if console.width < MIN_WIDTH:  # COLUMNS=0 (or 5) would print nothing: unknown is 80, tiny is MIN_WIDTH
+            console.width = 80 if console.width <= 0 else MIN_WIDTH
+        return console
 
 
 def settings_of(ctx: click.Context) -> Settings:

@@ -8,7 +8,7 @@ the summary and in :func:`bindings_table`. For shapes with the numbers in, rende
 
 from __future__ import annotations
 
-from typing import Iterable
+from typing import Any, Iterable
 
 from rich import box
 from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
@@ -18,6 +18,7 @@ from rich.text import Text
 
 from shapeviz.errors import ConfigError
 from shapeviz.render.fmt import Step, formula, human_bytes, merged_steps, shape_text, short_where
+from shapeviz.render.narrow import Fitting, display_names, name_cell, safe_name
 from shapeviz.tracing.records import LayerRecord, Shape, Trace
 
 # what z_t holds, per kind: the core records the input projection of all gates at step t
@@ -37,7 +38,7 @@ def _table(**options: object) -> Table:
 def _titled(title: str, table: RenderableType, notes: Iterable[str] = ()) -> Group:
     """A title line, the table and notes under it. Title and notes are plain text outside the
     table, so they wrap at the console's width, not the table's."""
-    return Group(Text(title, style="bold"), table, *(Text(n) for n in notes))
+    return Group(Text(title, style="bold"), Fitting(table), *(Text(n) for n in notes))
 
 
 def _spaced(parts: list[RenderableType]) -> Group:
@@ -112,11 +113,12 @@ def memory_lines(trace: Trace) -> list[str]:
 
 def _summary_rows(trace: Trace) -> list[list[str]]:
     rows = []
+    shown = display_names(r.path for r in trace.layers)  # escaped below by name_cell
     for record in trace.layers:
-        name = record.path.split("/")[-1]
+        name: Any = shown[record.path]
         count = f"{record.param_count:,}"
+        name = name_cell(name, "  " * (record.depth - 1) + "└─" if record.depth else "")
         if record.depth:
-            name = "  " * (record.depth - 1) + "└─" + name
             count = f"({count})"  # included in the wrapper's count
         # a wrapper's record repeats its directions' states ("forward h"); their own rows show them
         states = "-" if any(r.states for r in _inner(trace, record)) else _named(record.states)
@@ -161,7 +163,7 @@ def summary_table(trace: Trace) -> Group:
         labels = f" on labels {shape_text(trace.labels)}" if trace.labels is not None else ""
         notes.append(f"Loss: {trace.loss}{labels}")
     notes += memory_lines(trace)
-    return _titled(f"{trace.model} ({trace.model_kind}): {trace.mode}", table, notes)
+    return _titled(f"{safe_name(trace.model)} ({trace.model_kind}): {trace.mode}", table, notes)
 
 
 # -- timesteps ---------------------------------------------------------------------------
@@ -187,7 +189,7 @@ def _step_grid(steps: list[Step]) -> Table:
 
 
 def _layer_title(record: LayerRecord) -> str:
-    parts = record.path.split("/")
+    parts = safe_name(record.path).split("/")
     where = f" in {'/'.join(parts[:-1])}" if len(parts) > 1 else ""
     return f"{parts[-1]} ({record.kind}{where})"
 
@@ -250,10 +252,11 @@ def grads_table(trace: Trace) -> Group:
         params.add_column(header)
     params.add_column("", justify="center")
     previous = None
+    shown = display_names(g.param.rpartition("/")[0] for g in trace.grads)
     for g in trace.grads:
         layer, _, key = g.param.rpartition("/")
-        name = layer.split("/")[-1]
-        params.add_row(name if layer != previous else "", key, shape_text(g.shape), shape_text(g.param_shape),
+        name = name_cell(shown[layer])
+        params.add_row(name if layer != previous else "", name_cell(key), shape_text(g.shape), shape_text(g.param_shape),
                        Text("✓", style="green") if g.ok else Text("✗", style="bold red"))
         previous = layer
     notes = [] if trace.grads else ["no gradients traced (trace with backward=True)"]
@@ -270,8 +273,9 @@ def grads_table(trace: Trace) -> Group:
         for n in names:
             states.add_column(n)
         previous = None
+        shown = display_names(s.layer for s in steps)
         for s in steps:
-            name = s.layer.split("/")[-1]
+            name = name_cell(shown[s.layer])
             states.add_row(name if s.layer != previous else "", s.label,
                            *(shape_text(s.tensors[n]) if n in s.tensors else "" for n in names))
             previous = s.layer

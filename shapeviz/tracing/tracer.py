@@ -262,9 +262,10 @@ class _Session:
             visit(layer)
             stack.callback(unwrap, layer)
 
-    def refresh_params(self) -> None:
-        """Parameters exist only once built; name them for errors and gradient records."""
-        for layer in self.model.leaf_layers():
+    def refresh_params(self, top: Layer | None = None) -> None:
+        """Parameters exist only once built; name them for errors and gradient records: those of
+        ``top``'s leaves (the layer a call just ran: linear in the model's size), or of every layer."""
+        for layer in self.model.leaf_layers() if top is None else _leaves(top):
             path = self.paths.get(id(layer), layer.name)
             for key, value in layer.params.items():
                 self.ctx.param_names[id(value)] = f"{path}/{key}"
@@ -288,7 +289,7 @@ class _Session:
                         if converted is None:
                             raise  # not about the user's shapes: a bug to see with its traceback
                         raise converted from None
-                    self.refresh_params()
+                    self.refresh_params(layer)
                     if method in ("forward", "run"):
                         self.record_layer(layer, path, method, args, kwargs, result)
                 return result
@@ -353,6 +354,15 @@ class _Session:
             memory=memory, config=layer.config(), depth=self.depths.get(path, 0))
         if path not in self.order:
             self.order.append(path)
+
+
+def _leaves(layer: Layer) -> Iterable[Layer]:
+    """``layer``'s leaves, depth first (itself when it has no sublayers)."""
+    subs = layer.sublayers()
+    if not subs:
+        yield layer
+    for sub in subs:
+        yield from _leaves(sub)
 
 
 def _bf(shape: tuple, batch_first: bool) -> tuple:
