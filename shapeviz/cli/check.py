@@ -86,7 +86,7 @@ def check(ctx: click.Context, model: str, input_: str | None, dims: tuple[str, .
     loaded = load_source(model)
     if arrays is not None:  # the real run on all of the data: its parameters, BPTT memory and a copy of x
         budget(loaded.model, data_declaration(loaded.model, arrays), max_memory, f"check --data {data}",
-               extra=data_bytes(arrays), extra_what="the data and the copy of the inputs it runs on")
+               extra=2 * data_bytes(arrays), extra_what="the data, and the copy of it the run reads")
     if fmt == "json":
         _check_json(ctx, loaded, inputs, given, wanted, arrays, data)
         return
