@@ -156,7 +156,8 @@ def test_an_npz_of_zeros_is_measured_by_its_headers(work):
         result = run(*command, "--max-memory", "64M")
         assert result.exit_code == 2, result.output
         message = " ".join(result.output.split())
-        assert f"loading the arrays of '{path}' would need about 256 MiB (x (256, 1024, 256) float32: 256 MiB" in message
+        assert (f"loading the arrays of '{path}' would need about 256 MiB (x (256, 1024, 256) float32: 256 MiB"
+                in message)
         assert "over the memory limit of 64 MiB" in message
     assert peak_mib() - before < 100  # the data was never decompressed
 

@@ -6,9 +6,9 @@ from typing import Any
 
 import click
 
-from shapeviz.cli.common import (PROBLEMS, DataMismatch, add_model_help, build_on, common_options, guarded, load_npz, load_source,
-                                 model_inputs, model_options, option_error, output_path, parse_options,
-                                 settings_of, trace_loaded)
+from shapeviz.cli.common import (PROBLEMS, DataMismatch, add_model_help, build_on, common_options, guarded,
+                                 load_npz, load_source, model_inputs, model_options, option_error, output_path,
+                                 parse_options, settings_of, trace_loaded)
 from shapeviz.cli.deep import deep_check
 from shapeviz.cli.limits import budget, data_bytes, data_declaration, max_memory_option
 from shapeviz.errors import ShapeError, ShapeVizError

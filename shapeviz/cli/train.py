@@ -6,8 +6,8 @@ import math
 
 import click
 
-from shapeviz.cli.common import (INTERRUPTED, DataMismatch, add_model_help, common_options, guarded, load_npz, load_source,
-                                 model_inputs, option_error, output_path, settings_of)
+from shapeviz.cli.common import (INTERRUPTED, DataMismatch, add_model_help, common_options, guarded, load_npz,
+                                 load_source, model_inputs, option_error, output_path, settings_of)
 from shapeviz.cli.limits import budget, data_bytes, data_declaration, max_memory_option
 from shapeviz.errors import ShapeError, ShapeVizError
 
@@ -41,7 +41,8 @@ def _positive_finite(ctx: click.Context, param: click.Parameter, value: float | 
 
 
 @click.option("--resume", is_flag=True, help="Continue from --checkpoint if it exists.")
-@click.option("--seed", default=0, show_default=True, type=click.IntRange(0, None), help="Seeds the shuffling and dropout.")
+@click.option("--seed", default=0, show_default=True, type=click.IntRange(0, None),
+              help="Seeds the shuffling and dropout.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar or epoch lines, only the final line.")
 @max_memory_option
 @common_options

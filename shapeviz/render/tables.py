@@ -256,7 +256,8 @@ def grads_table(trace: Trace) -> Group:
     for g in trace.grads:
         layer, _, key = g.param.rpartition("/")
         name = name_cell(shown[layer])
-        params.add_row(name if layer != previous else "", name_cell(key), shape_text(g.shape), shape_text(g.param_shape),
+        params.add_row(name if layer != previous else "", name_cell(key), shape_text(g.shape),
+                       shape_text(g.param_shape),
                        Text("✓", style="green") if g.ok else Text("✗", style="bold red"))
         previous = layer
     notes = [] if trace.grads else ["no gradients traced (trace with backward=True)"]

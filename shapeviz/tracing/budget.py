@@ -90,7 +90,8 @@ def estimate(tr: Trace, **values: int) -> Estimate:
 
 def human(n: float) -> str:
     """Bytes as ``1.5 GiB``, ``820 MiB``, ``12 KiB``."""
-    for unit, size in (("EiB", 1 << 60), ("PiB", 1 << 50), ("TiB", 1 << 40), ("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+    units = (("EiB", 1 << 60), ("PiB", 1 << 50), ("TiB", 1 << 40), ("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10))
+    for unit, size in units:
         if n >= size:
             return f"{n / size:.3g} {unit}"
     return f"{int(n)} bytes"
