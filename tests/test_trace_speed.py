@@ -9,7 +9,7 @@ import pstats
 import numpy as np
 import pytest
 
-from shapeviz import LSTM, Sequential, trace
+from shapeviz import LSTM, Bidirectional, Sequential, trace
 
 
 def _calls(n: int) -> int:
@@ -63,3 +63,25 @@ def test_a_named_length_still_refuses_a_step_beyond_it():
             x[4]
         with pytest.raises(ShapeError, match="out of bounds"):
             x[4] = zeros((1,), like=x)
+
+
+def _table_calls(n: int) -> int:
+    import io
+
+    from rich.console import Console
+
+    from shapeviz.render.tables import summary_table
+
+    tr = trace(Sequential([Bidirectional(LSTM(2, return_sequences=True)) for _ in range(n)], seed=0), "(B, T, 2)",
+               backward=False)
+    profile = cProfile.Profile()
+    profile.enable()
+    Console(file=io.StringIO(), width=100).print(summary_table(tr))
+    profile.disable()
+    return sum(stat[1] for stat in pstats.Stats(profile).stats.values())  # type: ignore[attr-defined]
+
+
+def test_the_summary_of_a_deep_stack_is_linear_in_its_layers():
+    """Each row looked for its inner layers among all the others (quadratic in the layers)."""
+    small, large = _table_calls(30), _table_calls(120)
+    assert large / small < 4.6

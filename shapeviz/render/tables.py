@@ -81,8 +81,20 @@ def _named(shapes: dict[str, Shape], single: str | None = None) -> str:
     return "\n".join(f"{name} {shape_text(shape)}" for name, shape in shapes.items())
 
 
+_INNER: list = [None, {}]  # the last trace asked about, and its records by enclosing path
+
+
 def _inner(trace: Trace, record: LayerRecord) -> list[LayerRecord]:
-    return [r for r in trace.layers if r.path.startswith(record.path + "/")]
+    """The records inside ``record`` (a wrapper's directions), found once per trace: a table of a
+    model with thousands of layers asks for every layer's."""
+    if _INNER[0] is not trace:
+        by_parent: dict[str, list[LayerRecord]] = {}
+        for r in trace.layers:
+            parts = r.path.split("/")
+            for i in range(1, len(parts)):
+                by_parent.setdefault("/".join(parts[:i]), []).append(r)
+        _INNER[:] = [trace, by_parent]
+    return list(_INNER[1].get(record.path, []))
 
 
 def dims_legend(trace: Trace) -> str:
