@@ -298,3 +298,21 @@ def test_a_model_and_data_that_do_not_fit_exit_1_both_ways(work, how):
                      "def build():\n    return Sequential([LSTM(4), Dense(1)], seed=0).build((None, None, 2))\n")
     result = run("check", f"{model}:build", *[part.format(w=work) for part in how])
     assert result.exit_code == 1, result.output
+
+
+def test_a_dry_trace_leaves_the_model_as_it_was():
+    from shapeviz import LSTM, Dense, Sequential
+    from shapeviz.tracing.budget import dry_trace, estimate
+
+    model = Sequential([LSTM(4), Dense(3)], seed=0)
+    tr, made = dry_trace(model, "(B, T, 2)", dims={"B": 8, "T": 5})
+    assert not model.built  # a copy was built, dry
+    assert made == 2 * 4 * (4 * 4 * (2 + 4 + 1) + 3 * (4 + 1))  # parameters and gradients, float32
+    est = estimate(tr)
+    assert est.params == 4 * 4 * 7 + 15 and est.param_bytes == 4 * est.params
+    real = Sequential([LSTM(4), Dense(3)], seed=0)
+    from shapeviz import trace
+
+    same = trace(real, "(B, T, 2)", dims={"B": 8, "T": 5})
+    assert same.memory_bytes() == est.bptt_bytes  # the same formula as a real build's trace
+    assert [r.params for r in same.layers] == [r.params for r in tr.layers]

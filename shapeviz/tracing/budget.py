@@ -70,7 +70,12 @@ def dry_trace(model: Any, inputs: Any, **kwargs: Any) -> tuple[Trace, int]:
         # one element seen at every index: its views have it as their base, as a real array's would
         return np.ndarray(shape, dtype, buffer=bytearray(dtype.itemsize), strides=(0,) * len(shape))
 
-    target = model if getattr(model, "built", False) else copy.deepcopy(model)
+    if getattr(model, "built", False):
+        return trace(model, inputs, **kwargs), 0
+    try:
+        target = copy.deepcopy(model)
+    except Exception:  # noqa: BLE001 - something of the user's that cannot be copied: trace it for real
+        return trace(model, inputs, **kwargs), 0
     too_large: list[TooLarge] = []
     with backend.override(param=dry):
         try:
