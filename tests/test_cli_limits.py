@@ -316,3 +316,9 @@ def test_a_dry_trace_leaves_the_model_as_it_was():
     same = trace(real, "(B, T, 2)", dims={"B": 8, "T": 5})
     assert same.memory_bytes() == est.bptt_bytes  # the same formula as a real build's trace
     assert [r.params for r in same.layers] == [r.params for r in tr.layers]
+
+
+def test_a_dim_of_an_expectation_on_the_command_line_is_known():
+    for deep in ([], ["--deep", "--format", "json"]):
+        result = run("check", ADDITION, "--expect-output", "(B, K)", "--dim", "K=1", *deep)
+        assert result.exit_code == 0, result.output

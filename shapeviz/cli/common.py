@@ -198,7 +198,7 @@ def parse_options(input_: str | None, dims: tuple[str, ...]) -> tuple[Any, dict[
     return inputs, given
 
 
-def declarations(loaded: Any, inputs: Any, dims: dict[str, int]) -> tuple[Any, dict[str, int]]:
+def declarations(loaded: Any, inputs: Any, dims: dict[str, int], also: Any = ()) -> tuple[Any, dict[str, int]]:
     """The input declaration and sizes to trace with: the command line's, else the spec's, else
     what a built model implies. A --dim overrides the same name in a spec's [dims]."""
     from shapeviz.frontends import default_inputs
@@ -210,7 +210,7 @@ def declarations(loaded: Any, inputs: Any, dims: dict[str, int]) -> tuple[Any, d
     if inputs is None:
         raise ShapeVizError(f"{loaded.source}: expected the input shape, e.g. --input \"(B, T, 2)\", got none "
                             "(a Python model does not declare one, and this one is not built yet)")
-    check_dim_names(dims, [inputs, loaded.labels, loaded.mask, *loaded.expect.values()])
+    check_dim_names(dims, [inputs, loaded.labels, loaded.mask, *loaded.expect.values(), *also])
     return inputs, {**loaded.dims, **dims}
 
 
@@ -251,7 +251,7 @@ def trace_loaded(loaded: Any, inputs: Any, dims: dict[str, int], expect: dict[st
     from shapeviz.tracing.budget import dry_trace
     from shapeviz.tracing.tracer import trace
 
-    inputs, given = declarations(loaded, inputs, dims)
+    inputs, given = declarations(loaded, inputs, dims, also=list((expect or {}).values()))
     wanted = dict(loaded.expect)
     wanted.update(expect or {})
     # dry: an unbuilt model is traced on a copy whose parameters are never allocated, so a report of

@@ -29,7 +29,8 @@ def deep_check(ctx: click.Context, ref: str, input_: str | None, dims: tuple[str
     declared = inputs if inputs is not None else loaded.inputs
     sizes = {**loaded.dims, **given}
     if declared is not None:
-        check_dim_names(given, [declared, loaded.labels, loaded.mask, *loaded.expect.values()])
+        check_dim_names(given, [declared, loaded.labels, loaded.mask, *loaded.expect.values(),
+                                *(expect or {}).values()])
     deep_budget(loaded, declared, sizes, arrays, data, max_memory)
     checked = {**loaded.expect, **(expect or {})}
     broken = None
@@ -103,7 +104,7 @@ def _trace_expectations(loaded: Any, inputs: Any, given: dict[str, int], checked
             build_on(model, arrays, path)  # as a plain check does: the sample the deep checks build it on
         else:
             model = copy.deepcopy(model)  # the deep checks build it on the data, not on the declaration
-    declared, sizes = declarations(loaded, inputs, given)
+    declared, sizes = declarations(loaded, inputs, given, also=list(checked.values()))
     try:
         trace(model, declared, dims=sizes, expect=checked, loss=loaded.loss, roles=loaded.roles, backward=False)
     except ShapeError as error:
