@@ -70,9 +70,9 @@ def lines(text: str) -> list[str]:
     return [" ".join(line.split()) for line in text.splitlines()]
 
 
-def assert_unusable(result: Result, *patterns: str) -> None:
-    """Exit 2 with one `error:` message, matching every pattern, and no traceback."""
-    assert result.exit_code == 2, result.output
+def assert_unusable(result: Result, *patterns: str, code: int = 2) -> None:
+    """Exit 2 (or ``code``) with one `error:` message, matching every pattern, and no traceback."""
+    assert result.exit_code == code, result.output
     assert "error: " in result.output or "Error: " in result.output, result.output
     for pattern in patterns:
         assert re.search(pattern, result.output), f"{pattern!r} not in:\n{result.output}"
@@ -414,12 +414,17 @@ def test_check_data_of_a_spec(work):
      r"the arrays in 'good\.npz' do not fit the model:\n.*targets of shape \(12, 1\) do not fit predictions of "
      r"shape \(12, 5, 1\)"),
     ("model.py:build --input (B,T,2)", "short_y.npz", r"the arrays in 'short_y\.npz' do not fit the model"),
-    (f"{SPECS / 'many_to_many.toml'}", "good.npz",
-     r"'good\.npz': an encoder-decoder expects arrays x \(source\), x_dec \(decoder inputs\) and y, got no x_dec"),
 ])
-def test_check_data_that_does_not_fit_exits_2(chdir, model, data, message):
+def test_check_data_that_does_not_fit_is_a_problem_found(chdir, model, data, message):
+    """A model and data that do not fit each other exit 1, through --data as through --input."""
     result = run("check", *model.split(), "--data", data)
-    assert_unusable(result, message)
+    assert_unusable(result, message, code=1)
+
+
+def test_check_data_without_the_arrays_the_model_reads_exits_2(chdir):
+    result = run("check", SPECS / "many_to_many.toml", "--data", "good.npz")
+    assert_unusable(result, r"'good\.npz': an encoder-decoder expects arrays x \(source\), x_dec \(decoder inputs\) "
+                            r"and y, got no x_dec")
 
 
 # -- modes -------------------------------------------------------------------------------------
@@ -909,9 +914,10 @@ def test_train_bad_options(chdir, tmp_path, monkeypatch, options, message):
                        r"must be integer token ids"),
 ])
 def test_train_data_that_does_not_fit(chdir, tmp_path, model, data, message):
+    """An unreadable or incomplete file exits 2; arrays that do not fit the model are a problem found (1)."""
     ck = tmp_path / "run.npz"
     result = run("train", model, "--data", data, "--checkpoint", ck)
-    assert_unusable(result, message)
+    assert_unusable(result, message, code=1 if "cannot train on" in message else 2)
     assert not ck.exists()
 
 

@@ -6,10 +6,11 @@ import math
 
 import click
 
-from shapeviz.cli.common import (INTERRUPTED, add_model_help, common_options, guarded, load_npz, load_source,
+from shapeviz.cli.common import (INTERRUPTED, DataMismatch, add_model_help, common_options, guarded, load_npz, load_source,
                                  model_inputs, option_error, output_path, settings_of)
 from shapeviz.cli.save_torch import check_save_torch, save_torch_option
 from shapeviz.cli.save_torch import save_torch as write_torch
+from shapeviz.cli.limits import budget, data_bytes, data_declaration, max_memory_option
 from shapeviz.errors import ShapeError, ShapeVizError
 
 
@@ -43,19 +44,21 @@ def _positive_finite(ctx: click.Context, param: click.Parameter, value: float | 
 
 
 @click.option("--resume", is_flag=True, help="Continue from --checkpoint if it exists.")
-@click.option("--seed", default=0, show_default=True, type=int, help="Seeds the shuffling and dropout.")
+@click.option("--seed", default=0, show_default=True, type=click.IntRange(0, None),
+              help="Seeds the shuffling and dropout.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar or epoch lines, only the final line.")
 @save_torch_option
+@max_memory_option
 @common_options
 @click.pass_context
 @guarded
 def train(ctx: click.Context, model: str, data: str, epochs: int, batch_size: int, optimizer: str | None,
           lr: float | None, clip: float | None, loss: str | None, checkpoint: str | None, resume: bool, seed: int,
-          quiet: bool, save_torch: str | None = None) -> None:
+          quiet: bool, save_torch: str | None = None, max_memory: int | None = None) -> None:
     """Train MODEL on the arrays in an .npz, with a progress bar; Ctrl-C keeps the last epoch.
 
     Exit 0 trained, 1 a NaN/inf loss or gradient stopped training (the message names the epoch,
-    step, layer and weight), 2 unusable input, 130 Ctrl-C.
+    step, layer and weight) or the data does not fit the model, 2 unusable input, 130 Ctrl-C.
 
     \b
     Examples:
@@ -85,11 +88,16 @@ def train(ctx: click.Context, model: str, data: str, epochs: int, batch_size: in
             optimizer_obj = optimizers.get(optimizer, **options)
     except ShapeVizError as error:
         raise option_error("--optimizer", error) from None
-    arrays = load_npz(data, required=())
+    arrays = load_npz(data, max_memory, required=())
     loaded = load_source(model)
     m = loaded.model
     if not is_graph(m):
-        load_npz(data)  # x and y, with its message naming them
+        load_npz(data, max_memory)  # x and y, with its message naming them
+    # before anything is built: weights, gradients, the update's scratch and the optimizer's slots,
+    # the activations BPTT keeps for a batch, and the data
+    slots = len(type(optimizer_obj or m.optimizer or optimizers.get("adam")).slots)
+    budget(m, data_declaration(m, arrays, samples=batch_size), max_memory, "train", param_copies=3 + slots,
+           extra=data_bytes(arrays), extra_what="the data")
     if optimizer_obj is None:
         # the spec's or the model's own optimizer keeps its settings; --lr and --clip change only theirs
         optimizer_obj = m.optimizer if m.optimizer is not None else optimizers.get("adam")
@@ -120,7 +128,7 @@ def train(ctx: click.Context, model: str, data: str, epochs: int, batch_size: in
                         validation_data=validation, seed=seed, verbose=verbose, checkpoint=checkpoint,
                         resume=resume, callbacks=[_First()])
     except (InputError, ShapeError) as error:
-        raise ShapeVizError(f"cannot train on the arrays in {data!r}:\n{error}") from None
+        raise DataMismatch(f"cannot train on the arrays in {data!r}:\n{error}") from None
     done = len(history.epoch)
     start = begun[0] if begun else done
     logs = {k: v[-1] for k, v in history.history.items() if v}

@@ -9,7 +9,7 @@ the summary and in :func:`bindings_table`. For shapes with the numbers in, rende
 from __future__ import annotations
 
 import re
-from typing import Iterable
+from typing import Any, Iterable
 
 from rich import box
 from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
@@ -22,6 +22,7 @@ from shapeviz.render.connections import SHARED_NOTE, connected_to, input_rows
 from shapeviz.render.costfmt import CONVENTION, cost_lines, count_text, mult_adds_cell, real_lines, total_lines
 from shapeviz.render.fmt import Step, formula, human_bytes, merged_steps, shape_text, short_where
 from shapeviz.tracing.dims import Dim
+from shapeviz.render.narrow import Fitting, display_names, name_cell, safe_name
 from shapeviz.tracing.records import LayerRecord, Shape, Trace
 
 # what z_t holds, per kind: the core records the input projection of all gates at step t
@@ -41,7 +42,7 @@ def _table(**options: object) -> Table:
 def _titled(title: str, table: RenderableType, notes: Iterable[str] = ()) -> Group:
     """A title line, the table and notes under it. Title and notes are plain text outside the
     table, so they wrap at the console's width, not the table's."""
-    return Group(Text(title, style="bold"), table, *(Text(n) for n in notes))
+    return Group(Text(title, style="bold"), Fitting(table), *(Text(n) for n in notes))
 
 
 def _spaced(parts: list[RenderableType]) -> Group:
@@ -84,8 +85,20 @@ def _named(shapes: dict[str, Shape], single: str | None = None) -> str:
     return "\n".join(f"{name} {shape_text(shape)}" for name, shape in shapes.items())
 
 
+_INNER: list = [None, {}]  # the last trace asked about, and its records by enclosing path
+
+
 def _inner(trace: Trace, record: LayerRecord) -> list[LayerRecord]:
-    return [r for r in trace.layers if r.path.startswith(record.path + "/")]
+    """The records inside ``record`` (a wrapper's directions), found once per trace: a table of a
+    model with thousands of layers asks for every layer's."""
+    if _INNER[0] is not trace:
+        by_parent: dict[str, list[LayerRecord]] = {}
+        for r in trace.layers:
+            parts = r.path.split("/")
+            for i in range(1, len(parts)):
+                by_parent.setdefault("/".join(parts[:i]), []).append(r)
+        _INNER[:] = [trace, by_parent]
+    return list(_INNER[1].get(record.path, []))
 
 
 def dims_legend(trace: Trace) -> str:
@@ -116,11 +129,12 @@ def memory_lines(trace: Trace) -> list[str]:
 
 def _summary_rows(trace: Trace) -> list[list[str]]:
     rows = []
+    shown = display_names(r.path for r in trace.layers)  # escaped below by name_cell
     for record in trace.layers:
-        name = record.path.split("/")[-1]
+        name: Any = shown[record.path]
         count = f"{record.param_count:,}"
+        name = name_cell(name, "  " * (record.depth - 1) + "└─" if record.depth else "")
         if record.depth:
-            name = "  " * (record.depth - 1) + "└─" + name
             count = f"({count})"  # included in the wrapper's count
         # a wrapper's record repeats its directions' states ("forward h"); their own rows show them
         states = "-" if any(r.states for r in _inner(trace, record)) else _named(record.states)
@@ -200,7 +214,7 @@ def summary_table(trace: Trace) -> Group:
         notes.append(f"Loss: {trace.loss}{labels}")
     notes += memory_lines(trace)
     notes += cost_lines(trace)
-    return _titled(f"{trace.model} ({trace.model_kind}): {trace.mode}", table, notes)
+    return _titled(f"{safe_name(trace.model)} ({trace.model_kind}): {trace.mode}", table, notes)
 
 
 # -- timesteps ---------------------------------------------------------------------------
@@ -226,7 +240,7 @@ def _step_grid(steps: list[Step]) -> Table:
 
 
 def _layer_title(record: LayerRecord) -> str:
-    parts = record.path.split("/")
+    parts = safe_name(record.path).split("/")
     where = f" in {'/'.join(parts[:-1])}" if len(parts) > 1 else ""
     return f"{parts[-1]} ({record.kind}{where})"
 
@@ -289,10 +303,12 @@ def grads_table(trace: Trace) -> Group:
         params.add_column(header)
     params.add_column("", justify="center")
     previous = None
+    shown = display_names(g.param.rpartition("/")[0] for g in trace.grads)
     for g in trace.grads:
         layer, _, key = g.param.rpartition("/")
-        name = layer.split("/")[-1]
-        params.add_row(name if layer != previous else "", key, shape_text(g.shape), shape_text(g.param_shape),
+        name = name_cell(shown[layer])
+        params.add_row(name if layer != previous else "", name_cell(key), shape_text(g.shape),
+                       shape_text(g.param_shape),
                        Text("✓", style="green") if g.ok else Text("✗", style="bold red"))
         previous = layer
     notes = [] if trace.grads else ["no gradients traced (trace with backward=True)"]
@@ -309,8 +325,9 @@ def grads_table(trace: Trace) -> Group:
         for n in names:
             states.add_column(n)
         previous = None
+        shown = display_names(s.layer for s in steps)
         for s in steps:
-            name = s.layer.split("/")[-1]
+            name = name_cell(shown[s.layer])
             states.add_row(name if s.layer != previous else "", s.label,
                            *(shape_text(s.tensors[n]) if n in s.tensors else "" for n in names))
             previous = s.layer

@@ -287,9 +287,10 @@ class _Session:
             visit(layer)
             stack.callback(unwrap, layer)
 
-    def refresh_params(self) -> None:
-        """Parameters exist only once built; name them for errors and gradient records."""
-        for layer in self.model.leaf_layers():
+    def refresh_params(self, top: Layer | None = None) -> None:
+        """Parameters exist only once built; name them for errors and gradient records: those of
+        ``top``'s leaves (the layer a call just ran: linear in the model's size), or of every layer."""
+        for layer in self.model.leaf_layers() if top is None else _leaves(top):
             path = self.paths.get(id(layer), layer.name)
             for key, value in layer.params.items():
                 self.ctx.param_names[id(value)] = f"{path}/{key}"
@@ -313,7 +314,7 @@ class _Session:
                         if converted is None:
                             raise  # not about the user's shapes: a bug to see with its traceback
                         raise converted from None
-                    self.refresh_params()
+                    self.refresh_params(layer)
                     if method in ("forward", "run"):
                         self.record_layer(layer, path, method, args, kwargs, result)
                 return result
@@ -392,6 +393,15 @@ def _stands_for(order: list, dim: Dim, representative: bool) -> list:
     if n and not dim.is_const:
         weights[-1] = dim - (n - 1)
     return weights
+
+
+def _leaves(layer: Layer) -> Iterable[Layer]:
+    """``layer``'s leaves, depth first (itself when it has no sublayers)."""
+    subs = layer.sublayers()
+    if not subs:
+        yield layer
+    for sub in subs:
+        yield from _leaves(sub)
 
 
 def _bf(shape: tuple, batch_first: bool) -> tuple:
