@@ -302,7 +302,10 @@ class Functional(Model):
         if states:
             kwargs["initial_state"] = states
         try:
-            layer.ensure_built(xs[0], self.init_rng, self.dtype)
+            # the merges build from the list they read (Merge.ensure_built); a multi-input layer that
+            # keeps Layer's ensure_built builds from its first input, as a one-input layer does
+            builds_from_list = node.listed and type(layer).ensure_built is not Layer.ensure_built
+            layer.ensure_built(x if builds_from_list else xs[0], self.init_rng, self.dtype)
             out, cache = layer.forward(x, **kwargs)
             out_mask = self._output_mask(node, x, mask) if takes_mask else None
         except ShapeVizError as error:
