@@ -1,4 +1,27 @@
-"""EncoderDecoder: many-to-many with T_in != T_out (translation, Karpathy's mode 4)."""
+"""EncoderDecoder: many-to-many with T_in != T_out (translation, Karpathy's mode 4).
+
+Note: one way to do each thing. In training (teacher forcing) this model is exactly the graph
+
+    source = Input("(B, T_in, F)"); target = Input("(B, T_out, V_in)")
+    _, h, c = LSTM(H, return_sequences=True, return_state=True)(source)       # per encoder layer
+    y = LSTM(H, return_sequences=True)(target, initial_state=[h, c])         # per decoder layer
+    Model(inputs=[source, target], outputs=Dense(V)(y))
+
+(``tests/test_models_as_graphs.py`` checks outputs and every gradient against that Functional, with
+the same weights), and it keeps no copy of the shape rules or of a time loop: every layer runs its
+own ``run`` (the loop ``forward`` runs), through :mod:`shapeviz.core.stack`. It is not rebuilt on a
+``Functional`` inside, for two reasons:
+
+- The layers the user passes keep their own options (``LSTM(32)``: ``return_sequences=False``,
+  ``return_state=False``), which this class ignores: it takes every step and the final states
+  from ``run``. A graph calls ``forward``, whose outputs follow those options, so the graph would
+  need other layers (or the user's with other options), and the traces, JSON documents and
+  pictures show the layers' options and records (``tests/golden/json/many_to_many.json``):
+  they would change.
+- :meth:`generate` feeds each output back as the next step's input. A step's input then depends
+  on the previous step's output through the head: a loop over time through several layers,
+  which a directed acyclic graph cannot hold without unrolling ``steps`` copies of the stack.
+"""
 
 from __future__ import annotations
 
