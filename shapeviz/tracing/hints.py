@@ -308,6 +308,9 @@ def _hint_for(error: BaseException, session: "_Session", layer: Any, path: str |
     hint = _mask_hint(text, x, session)
     if hint:
         return hint
+    if "was put in after the model was made" in text:
+        return ("an EncoderDecoder checks its layers when it is made and runs the graph it made of them: make a new "
+                "EncoderDecoder with the layers you want (each decoder layer's states as large as its encoder layer's)")
     m = re.search(r"initial state '(\w+)' must have shape \(B, H\) = \(\S+, (\d+)\), got \(\S+, (\d+)\)", text)
     if m and model.kind == "encoder_decoder" and layer is not None:
         enc = next((e for e, d in zip(model.encoder, model.decoder) if d is layer), None)
