@@ -1,5 +1,6 @@
-"""EncoderDecoder's teacher-forced path is a graph: the same weights in a Functional built with
-Input, LSTM(return_state) and initial_state give the same outputs and the same gradients."""
+"""EncoderDecoder's teacher-forced path is a graph: it runs a Functional made of its own layers, and the
+same weights in a Functional written with Input, LSTM(return_state) and initial_state give the same outputs
+and the same gradients."""
 
 import numpy as np
 import pytest
@@ -50,3 +51,28 @@ def test_teacher_forcing_is_the_graph(cls):
     for layer in model.layers:
         for key in layer.grads:
             np.testing.assert_allclose(twins[layer].grads[key], layer.grads[key], rtol=1e-10, atol=1e-12)
+
+
+def test_encoder_decoder_runs_its_graph_of_the_users_layers():
+    import copy
+
+    from shapeviz.core.functional import Functional
+    from shapeviz.errors import ConfigError
+
+    enc, dec, head = LSTM(4, name="e"), LSTM(4, name="d"), Dense(2, name="h")
+    model = EncoderDecoder([enc], [dec], head, seed=0)
+    graph = model._graph
+    assert isinstance(graph, Functional) and graph.input_names == ["source", "decoder_inputs"]
+    assert [n.name for n in graph.nodes] == ["e", "d", "h"]
+    assert [getattr(n.layer, "_layer", n.layer) for n in graph.nodes] == [enc, dec, head]
+    # the user's layers keep their options and are not marked as called in a graph of theirs
+    assert (enc.return_sequences, enc.return_state) == (False, False) and "_graph_calls" not in head.__dict__
+    x = (np.ones((2, 3, 5), np.float32), np.ones((2, 4, 3), np.float32))
+    y = model(x)
+    twin = copy.deepcopy(model)  # a copy remakes the graph from its own layers
+    assert twin._graph is not graph and twin._graph.nodes[0].layer._layer is twin.encoder[0]
+    np.testing.assert_array_equal(twin(x), y)
+    model.decoder[0] = LSTM(4, name="d2")  # fits, but the graph was made of 'd'
+    with pytest.raises(ConfigError, match=r"layer 'd2' was put in after the model was made; the model runs the "
+                                          r"layers it was made with"):
+        model(x)
