@@ -19,7 +19,7 @@ from shapeviz.errors import ShapeVizError
 from shapeviz.frontends.spec.builder import Builder, closest, describe, one_of
 from shapeviz.frontends.spec.layers import build_layer
 from shapeviz.frontends.spec.lines import KeyPath
-from shapeviz.frontends.spec.schema import ARRAY, MULTI_INPUT_KINDS, STRING, TABLE
+from shapeviz.frontends.spec.schema import ARRAY, MULTI_INPUT_KINDS, STRING
 
 INPUT_KEYS = ("name", "shape", "dtype")
 INPUT_DTYPES = ("float32", "float64", "int32", "int64")
