@@ -41,18 +41,17 @@ class _Builder(Grid):
         for rec in self.top:
             for r in [rec, *self.children(rec)]:
                 if r.kind in RECURRENT:
-                    length = sequence_length(self.steps(r.path))
-                    if length is None:  # a trace without step records: the input's time axis
-                        length = Dim.of(r.inputs["x"][1])
+                    length = self.loop_length(r)
                     break
             if length is not None:
                 break
         cols = self.columns(length)
         x = self.trace.inputs.get("x", next(iter(self.trace.inputs.values()), ()))
-        _, feed = self.input_row("x", x, cols if has_axis(x, length) else cols[-1:], length)
-        if length is None or not has_axis(x, length):
+        seq = has_axis(x, length, self.values)
+        _, feed = self.input_row("x", x, cols if seq else cols[-1:], length)
+        if length is None or not seq:
             feed = {cols[-1]: feed[cols[-1]]} if cols[-1] in feed else feed
-        self.seq = has_axis(x, length)
+        self.seq = seq
         via: list[str] = []
         pending: list[LayerRecord] = []
         for i, rec in enumerate(self.top):
@@ -120,9 +119,12 @@ class _Builder(Grid):
         name = "y" if last else "m"
 
         def lines(t: Any) -> list[tuple[str, str]]:
+            def per_step(shape: Any) -> str:  # the last states (not seq) have no time axis to drop
+                return shape_str(drop_axis(shape, length, self.values) if seq else tuple(shape))
+
             if mode is None:
-                return [(sub(f"{k}", t), shape_str(drop_axis(v, length))) for k, v in rec.outputs.items()]
-            return [(sub(name, t), shape_str(drop_axis(out, length)))]
+                return [(sub(f"{k}", t), per_step(v)) for k, v in rec.outputs.items()]
+            return [(sub(name, t), per_step(out))]
 
         note = str(mode) if mode is not None else "not merged"
         h_fw, h_bw = fw_ports[0], bw_ports[0]
@@ -204,8 +206,8 @@ class _Builder(Grid):
         if not enc or len(enc) != len(dec):
             raise ConfigError(f"the trace of {self.trace.model} does not show an encoder and a decoder of the same "
                               f"depth (encoder {[r.path for r in enc]}, decoder {[r.path for r in dec]})")
-        t_in = sequence_length(self.steps(enc[0].path)) or Dim.of(enc[0].inputs["x"][1])
-        t_out = sequence_length(self.steps(dec[0].path)) or Dim.of(dec[0].inputs["x"][1])
+        t_in = self.loop_length(enc[0])
+        t_out = self.loop_length(dec[0])
         self.seq = True
         ecols = self.columns(t_in, "encoder")
         dcols = self.columns(t_out, "decoder")

@@ -1,0 +1,153 @@
+"""Every mode drawn right at every sequence length: T = 1, 2, 3, 4 and a long T, with --unroll above,
+equal to and below it. The boxes are read back out of the text diagram and the DOT, never out of the
+picture's own data, and compared with the shapes the example specs declare."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from shapeviz.cli.common import load_source, trace_loaded
+from shapeviz.render.graph import unrolled_graph
+from shapeviz.render.text import text_diagram
+from test_render_functional import dot_boxes
+
+SPECS = Path(__file__).resolve().parent.parent / "examples" / "specs"
+LENGTHS = [1, 2, 3, 4, 50]
+UNROLLS = [1, 3, 5]
+
+
+def text_boxes(text: str) -> list[list[str]]:
+    """Each box drawn in ``text`` (a ┌…┐ over │…│ lines over └…┘), as its lines of text, with the
+    shape on the same line as its name (``["x_0 (B, 2)"]``; an LSTM box ``["h_0 (B, 32)", "c_0 (B, 32)"]``)."""
+    grid = text.splitlines()
+    boxes = []
+    for y, line in enumerate(grid):
+        for m in re.finditer(r"┌[─╌┴]*┐", line):
+            x0, x1 = m.start(), m.end() - 1
+            inner = []
+            for row in grid[y + 1:]:
+                if len(row) <= x1 or row[x0] not in "│╎┤":
+                    break
+                inner.append(row[x0 + 1:x1].strip())
+            boxes.append(_pair([t for t in inner if t]))
+    return boxes
+
+
+def _pair(lines: list[str]) -> list[str]:
+    """A name line followed by its shape line, as one line (the layouts put them on two)."""
+    out: list[str] = []
+    for t in lines:
+        if t.startswith("(") and out and not out[-1].endswith(")"):
+            out[-1] += " " + t
+        else:
+            out.append(t)
+    return out
+
+
+def dot_lines(source: str) -> list[list[str]]:
+    """Each box of the DOT as its lines (a table's cells, or name then shape joined)."""
+    return [_pair([" ".join(t.split()) for t in lines]) for lines in dot_boxes(source).values()]
+
+
+def steps(n: int, unroll: int, last: str) -> list[str]:
+    """The step labels drawn of an n-step sequence: all, or the first ``unroll`` and the last."""
+    return [str(i) for i in range(n)] if n <= unroll + 1 else [*map(str, range(unroll)), last]
+
+
+def named(boxes: list[list[str]], prefix: str) -> dict[str, str]:
+    """``{"0": "(B, 2)", "{T-1}": "(B, 2)"}``: the steps and shapes of the lines ``prefix_t shape``;
+    ``{"": shape}`` for a line ``prefix shape`` (no step)."""
+    found: dict[str, str] = {}
+    for box in boxes:
+        for line in box:
+            m = re.fullmatch(re.escape(prefix) + r"(?:_(\d+|\{[^}]*\}))? (\(.*\))", line)
+            if m:
+                assert (m.group(1) or "") not in found, f"{prefix}_{m.group(1)} drawn twice"
+                found[m.group(1) or ""] = m.group(2)
+    return found
+
+
+def _trace(spec: str, dims: dict[str, int], steps: int | None = None):  # type: ignore[no-untyped-def]
+    loaded = load_source(str(SPECS / f"{spec}.toml"))
+    if steps is not None:  # a OneToMany's length is its steps option, not a dim
+        loaded.model.steps = steps
+        loaded.expect.clear()
+        loaded.labels = None
+    return trace_loaded(loaded, None, dims, backward=False)
+
+
+def both(tr, unroll: int) -> list[list[list[str]]]:  # type: ignore[no-untyped-def]
+    return [text_boxes(text_diagram(tr, unroll=unroll)), dot_lines(unrolled_graph(tr, unroll=unroll).source)]
+
+
+@pytest.mark.parametrize("unroll", UNROLLS)
+@pytest.mark.parametrize("n", LENGTHS)
+def test_synced_many_to_many(n: int, unroll: int) -> None:
+    tr = _trace("synced_many_to_many", {"T": n})
+    want = steps(n, unroll, "{T-1}")
+    for boxes in both(tr, unroll):
+        assert named(boxes, "x") == {t: "(B, 1)" for t in want}
+        assert named(boxes, "h") == {t: "(B, 16)" for t in want}
+        assert named(boxes, "y") == {t: "(B, 1)" for t in want}
+
+
+@pytest.mark.parametrize("unroll", UNROLLS)
+@pytest.mark.parametrize("n", LENGTHS)
+def test_many_to_one(n: int, unroll: int) -> None:
+    tr = _trace("many_to_one", {"T": n})
+    want = steps(n, unroll, "{T-1}")
+    for boxes in both(tr, unroll):
+        assert named(boxes, "x") == {t: "(B, 1)" for t in want}
+        assert named(boxes, "h") == {t: "(B, 16)" for t in want}
+        assert named(boxes, "y") == {"": "(B, 1)"}  # one output, after the last step
+
+
+@pytest.mark.parametrize("unroll", UNROLLS)
+@pytest.mark.parametrize("n", LENGTHS)
+def test_addition_bidirectional_masked(n: int, unroll: int) -> None:
+    tr = _trace("addition", {"T": n})
+    want = steps(n, unroll, "{T-1}")
+    for boxes in both(tr, unroll):
+        assert named(boxes, "x") == {t: "(B, 2)" for t in want}
+        assert named(boxes, "h→") == {t: "(B, 100)" for t in want}
+        assert named(boxes, "h←") == {t: "(B, 100)" for t in want}
+        assert named(boxes, "m") == {"": "(B, 200)"}
+        assert named(boxes, "y") == {"": "(B, 1)"}
+
+
+@pytest.mark.parametrize("unroll", UNROLLS)
+@pytest.mark.parametrize("n", LENGTHS)
+def test_many_to_many(n: int, unroll: int) -> None:
+    m = {1: 2, 2: 1, 3: 4, 4: 3, 50: 60}[n]  # the decoder's length differs from the encoder's
+    tr = _trace("many_to_many", {"T_in": n, "T_out": m})
+    src, out = steps(n, unroll, "{T_in-1}"), steps(m, unroll, "{T_out-1}")
+    for boxes in both(tr, unroll):
+        assert named(boxes, "x") == {t: "(B, 3)" for t in src}
+        assert named(boxes, "x'") == {t: "(B, 3)" for t in out}
+        assert named(boxes, "h'") == {t: "(B, 32)" for t in out}
+        assert named(boxes, "y") == {t: "(B, 3)" for t in out}
+
+
+@pytest.mark.parametrize("unroll", UNROLLS)
+@pytest.mark.parametrize("n", LENGTHS)
+def test_one_to_many(n: int, unroll: int) -> None:
+    tr = _trace("one_to_many", {}, steps=n)
+    want = steps(n, unroll, str(n - 1))
+    for boxes in both(tr, unroll):
+        assert named(boxes, "x") == {"": "(B, 2)"}  # the vector, at step 0
+        fed = [b for b in boxes if "fed back" in b]  # after step 0, each step reads the output before it
+        assert named([b for b in boxes if b not in fed], "y") == {t: "(B, 2)" for t in want}
+        assert named(fed, "y") == {str(int(t) - 1): "(B, 2)" for t in want[1:]}
+        assert named(boxes, "h") == {t: "(B, 24)" for t in want}
+
+
+@pytest.mark.parametrize("unroll", UNROLLS)
+@pytest.mark.parametrize("n", LENGTHS)
+def test_one_to_one_has_no_steps(n: int, unroll: int) -> None:
+    tr = _trace("one_to_one", {"B": n})
+    for boxes in both(tr, unroll):
+        assert named(boxes, "x") == {"": "(B, 4)"}
+        assert named(boxes, "y") == {"": "(B, 3)"}
