@@ -9,9 +9,9 @@ import click
 
 from shapeviz.cli.common import (add_model_help, build_on, common_options, guarded, load_npz, load_source,
                                  model_inputs, model_options, option_error, parse_options, settings_of,
-                                 trace_loaded)
+                                 show_partial, trace_loaded)
 from shapeviz.cli.deep import deep_check
-from shapeviz.errors import ShapeVizError
+from shapeviz.errors import ShapeError, ShapeVizError
 
 
 @click.command()
@@ -89,7 +89,11 @@ def check(ctx: click.Context, model: str, input_: str | None, dims: tuple[str, .
     loaded = load_source(model)
     if arrays is not None and inputs is None and loaded.inputs is None:
         build_on(loaded.model, arrays, data)  # a Python model learns its input size from the data
-    tr = trace_loaded(loaded, inputs, given, expect=wanted)
+    try:
+        tr = trace_loaded(loaded, inputs, given, expect=wanted)
+    except ShapeError as error:
+        show_partial(ctx, error)  # the layers before the failure; the error follows
+        raise
     console = settings_of(ctx).console()
     console.print(f"✓ shapes: {len(tr.layers)} layers traced forward and backward ({tr.mode}), "
                   f"output {_shape(tr.outputs)}, {len(tr.grads)} gradients of their parameters' shapes",

@@ -160,6 +160,8 @@ class Grid:
             rolled=rolled)
         self.top = [r for r in trace.layers if r.depth == 0]
         self.values = trace.values  # the sizes bound to names (--dim T=3): which steps exist
+        self.failed: LayerRecord | None = None  # a partial trace: the layer it failed at, drawn on top
+        self.error = ""
         self.seq = False  # whether the layer being laid out reads a sequence (else one vector)
         self.reserved: list[int] = []  # rows made beforehand (a graph's layout) that row() fills in order
 

@@ -38,7 +38,7 @@ def _table(**options: object) -> Table:
 def _titled(title: str, table: RenderableType, notes: Iterable[str] = ()) -> Group:
     """A title line, the table and notes under it. Title and notes are plain text outside the
     table, so they wrap at the console's width, not the table's."""
-    return Group(Text(title, style="bold"), table, *(Text(n) for n in notes))
+    return Group(Text(title, style="bold"), table, *(n if isinstance(n, Text) else Text(n) for n in notes))
 
 
 def _spaced(parts: list[RenderableType]) -> Group:
@@ -111,7 +111,23 @@ def memory_lines(trace: Trace) -> list[str]:
     return lines
 
 
-def _summary_rows(trace: Trace) -> list[list[str]]:
+FAILED_MARK = "✗ failed"
+
+
+def _failed_row(trace: Trace, failed: LayerRecord) -> list:
+    """The layer a trace stopped at: its name and kind, what it was given, and no output."""
+    red = "bold red"
+    name = failed.path.split("/")[-1]
+    if failed.depth:
+        name = "  " * (failed.depth - 1) + "└─" + name
+    row = [Text(name, style=red), Text(failed.kind, style=red), _named(failed.inputs, "x"),
+           Text(FAILED_MARK, style=red), "-", "-"]
+    if trace.graph is not None:
+        row.append("-")
+    return row
+
+
+def _summary_rows(trace: Trace, failed: LayerRecord | None = None) -> list[list]:
     rows = []
     for record in trace.layers:
         name = record.path.split("/")[-1]
@@ -126,6 +142,8 @@ def _summary_rows(trace: Trace) -> list[list[str]]:
         rows.append([name, record.kind, _named(record.inputs, "x"), _named(record.outputs, "y"), states, count])
         if trace.graph is not None:  # a graph model: what each node reads
             rows[-1].append(connected_to(trace, record))
+    if failed is not None:
+        rows.append(_failed_row(trace, failed))
     return input_rows(trace) + rows
 
 
@@ -145,7 +163,7 @@ def _summary_grid(trace: Trace, rows: list[list[str]], kind: bool, inputs: bool 
     return table
 
 
-def summary_table(trace: Trace) -> Group:
+def summary_table(trace: Trace, failed: LayerRecord | None = None, error: str | None = None) -> Group:
     """One row per layer: name, kind, input, output and state shapes, parameter count.
 
     Layers inside a wrapper (Bidirectional's two directions) sit indented under it, their counts in
@@ -160,13 +178,19 @@ def summary_table(trace: Trace) -> Group:
     of ``encoder``); a shared layer's later calls are rows ``name@1``, ``name@2``, their weights
     counted at the first call.
 
+    A failed trace (a ``ShapeError``'s ``partial`` and ``failed``) shows the layers that finished,
+    then the failing layer marked ``✗ failed`` (in red) with what it was given, and the error under
+    the table.
+
     Args:
-        trace: a trace from :func:`shapeviz.trace`.
+        trace: a trace from :func:`shapeviz.trace`, or the partial trace of a ``ShapeError``.
+        failed: the layer the trace failed at (``ShapeError.failed``), shown last and marked.
+        error: the error's message, written under the table.
 
     Returns:
         A ``rich.console.Group``: the title, the table and the notes.
     """
-    rows = _summary_rows(trace)
+    rows = _summary_rows(trace, failed)
     choices = [_summary_grid(trace, rows, kind=True), _summary_grid(trace, rows, kind=False)]
     if trace.graph is not None:  # Keras's summary of a graph: what each layer reads says it, not its shapes
         choices.append(_summary_grid(trace, rows, kind=False, inputs=False))
@@ -179,6 +203,10 @@ def summary_table(trace: Trace) -> Group:
     if trace.loss is not None:
         labels = f" on labels {shape_text(trace.labels)}" if trace.labels is not None else ""
         notes.append(f"Loss: {trace.loss}{labels}")
+    if failed is not None or error is not None:  # the outputs and totals of a run that did not finish
+        title = f"{trace.model} ({trace.model_kind}): {trace.mode}, traced up to the failure"
+        notes = notes[:1] + ([Text(f"✗ {error}", style="red")] if error else [])  # type: ignore[list-item]
+        return _titled(title, table, notes)
     notes += memory_lines(trace)
     return _titled(f"{trace.model} ({trace.model_kind}): {trace.mode}", table, notes)
 

@@ -70,9 +70,10 @@ class _Builder(Grid):
                 if self.rolled and not self.seq and length is not None:  # one box for every step: say which is read
                     via.append(sub("h", length - 1 if not rec.config.get("go_backwards") else 0))
         if pending:
-            self.per_step_rows(pending, feed, length, True, via)
-        elif self.top and self.top[-1].kind in RECURRENT:
+            feed = self.per_step_rows(pending, feed, length, self.failed is None, via)
+        elif self.top and self.top[-1].kind in RECURRENT and self.failed is None:
             self.output_row(feed, length)
+        self.feed = feed
         self.note_elided(cols, length)
 
     def after_recurrent(self, rec: LayerRecord, ids: dict[int, str], cols: list[int]) -> dict[int, str]:
@@ -241,10 +242,32 @@ class _Builder(Grid):
             lay_out_graph(self)
         else:
             self.sequential()
+        if self.failed is not None:
+            self.failed_row()
         return self.pic
 
+    def failed_row(self) -> None:
+        """The layer the trace failed at, on top: one box marked ✗ (drawn red), fed by the last
+        boxes drawn (what it was given), and the error under the picture."""
+        rec = self.failed
+        assert rec is not None
+        given = ", ".join(f"{k} {shape_str(v)}" for k, v in rec.inputs.items())
+        row = self.row(rec.path, [kind_text(rec), *([f"given {given}"] if given else []), "✗ failed here"])
+        feed = getattr(self, "feed", None) or {}
+        if not feed and self.pic.boxes:  # the other layouts: the top row drawn so far
+            top = max(b.row for b in self.pic.boxes if b.row != row)
+            feed = {b.col: b.id for b in self.pic.boxes if b.row == top and b.role != "ellipsis"}
+        col = max(feed) if feed else 0
+        box = self.add(row, col, "failed", [(rec.path.split("/")[-1], "✗ failed")], kind_text(rec))
+        for c, src in sorted(feed.items()):
+            if not self.elided(c):
+                self.link(src, box, "kernel", weight_label(rec))
+        self.pic.title += ", traced up to the failure"
+        self.pic.notes += [f"✗ {line}" if i == 0 else line for i, line in enumerate(self.error.splitlines())]
 
-def unrolled(trace: Trace, unroll: int = 3, rolled: bool = False) -> Unrolled:
+
+def unrolled(trace: Trace, unroll: int = 3, rolled: bool = False, failed: LayerRecord | None = None,
+             error: str = "") -> Unrolled:
     """The unrolled (or rolled) picture of ``trace`` as rows, columns, boxes and links.
 
     Args:
@@ -252,10 +275,15 @@ def unrolled(trace: Trace, unroll: int = 3, rolled: bool = False) -> Unrolled:
         unroll: k, the steps drawn before a long sequence collapses: steps 0..k-1, an
             ellipsis, and the last step. A sequence of at most k+1 steps is drawn whole.
         rolled: one box per layer instead, its recurrence a self-loop (``× T``).
+        failed: for the partial trace of a ``ShapeError`` (``error.partial``), the layer it failed
+            at (``error.failed``): drawn on top as a box marked ✗, fed by what it was given.
+        error: the error's message, written under the picture.
 
     Returns:
         An :class:`Unrolled`; its size does not depend on the sequence's length.
     """
     if isinstance(unroll, bool) or not isinstance(unroll, int) or unroll < 1:
         raise ConfigError(f"unroll must be a positive number of steps, got {unroll!r}")
-    return _Builder(trace, unroll, rolled).build()
+    builder = _Builder(trace, unroll, rolled)
+    builder.failed, builder.error = failed, error
+    return builder.build()
