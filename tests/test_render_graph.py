@@ -281,7 +281,7 @@ def test_rolled_view_loops_once_per_state(traces: dict[str, Trace]) -> None:
     assert "h: recurrent_kernel × T\\lc: forget gate × T\\l" in source
     bound = traces["addition"].bind()  # T=55: the numbers in place of the names
     assert "× 55" in unrolled_graph(bound, rolled=True).source
-    assert dot_step("x", 54) + "<br/>(100, 2)" in unrolled_graph(bound).source
+    assert dot_step("x", 54) + "  (100, 2)" in unrolled_graph(bound).source  # with the mask m_54 under it
 
 
 def test_nearest_record_labels_the_steps_without_one() -> None:

@@ -223,16 +223,39 @@ class Grid:
 
     # -- rows ----------------------------------------------------------------------------
     def input_row(self, name: str, shape: Shape, cols: list[int], length: Dim | None, tensor: str = "x",
-                  row: int | None = None, title: str = "input") -> tuple[int, dict[int, str]]:
+                  row: int | None = None, title: str = "input", mask: Shape | None = None) -> tuple[int, dict[int, str]]:
+        """The model's input at each step; with a ``mask`` (B, T) given with it, each step's mask
+        ``m_t`` in the same box: it comes in with the data."""
         if row is None:
-            row = self.row(title, [f"{name} {shape_str(shape)}"])
+            row = self.row(title, [f"{name} {shape_str(shape)}"] + ([f"mask {shape_str(mask)}"] if mask else []))
         per_step = shape_str(drop_axis(shape, length, self.values))
         feed = {}
         for c in cols:
             col = self.pic.columns[c]
-            feed[c] = self.ellipsis(row, c) if col.kind == "elided" else \
-                self.add(row, c, "input", [(sub(tensor, col.t), per_step)])
+            lines = [(sub(tensor, col.t), per_step)]
+            if mask is not None and col.t is not None:
+                lines.append((sub("m", col.t), shape_str(drop_axis(mask, length, self.values))))
+            feed[c] = self.ellipsis(row, c) if col.kind == "elided" else self.add(row, c, "input", lines)
         return row, feed
+
+    def model_mask(self) -> Shape | None:
+        """The mask given with the model's input: what its first masked layer reads, unless a
+        Masking layer made it from the data (then it enters there)."""
+        for rec in self.top:
+            if rec.kind == "masking":
+                return None
+            if "mask" in rec.inputs:
+                return rec.inputs["mask"]
+        return None
+
+    def mask_details(self, rec: LayerRecord) -> list[str]:
+        """Where the mask enters a layer, and what it does there."""
+        mask = rec.inputs.get("mask")
+        if mask is None:
+            return []
+        if rec.kind in RECURRENT or rec.kind == "bidirectional":
+            return [f"mask {shape_str(mask)} in: a masked row keeps its state"]
+        return [f"mask {shape_str(mask)} in"]
 
     def feed_links(self, feed: dict[int, str], ids: dict[int, str], label: str) -> None:
         for c, dst in ids.items():
@@ -243,7 +266,7 @@ class Grid:
 
     def recurrent_details(self, rec: LayerRecord, extra: list[str] = (), output: bool = True) -> list[str]:  # type: ignore[assignment]
         backwards = bool(rec.config.get("go_backwards"))
-        details = [kind_text(rec) + (", go_backwards" if backwards else ""), *extra]
+        details = [kind_text(rec) + (", go_backwards" if backwards else ""), *extra, *self.mask_details(rec)]
         out = out_shape(rec)
         if output and out is not None:
             details.append(f"y {shape_str(out)}")

@@ -48,7 +48,11 @@ class _Builder(Grid):
         cols = self.columns(length)
         x = self.trace.inputs.get("x", next(iter(self.trace.inputs.values()), ()))
         seq = has_axis(x, length, self.values)
-        _, feed = self.input_row("x", x, cols if seq else cols[-1:], length)
+        mask = self.model_mask() if seq else None
+        _, feed = self.input_row("x", x, cols if seq else cols[-1:], length, mask=mask)
+        if mask is not None:
+            self.pic.notes.append(f"m_t: the mask at step t, True where a row's step is real; at any step a row may "
+                                  f"be masked (padding), and then keeps its state from step t-1")
         if length is None or not seq:
             feed = {cols[-1]: feed[cols[-1]]} if cols[-1] in feed else feed
         self.seq = seq
@@ -92,7 +96,7 @@ class _Builder(Grid):
         if len(subs) != 2:
             raise ConfigError(f"the trace of {rec.path} has {len(subs)} directions recorded, expected 2")
         fw, bw = subs
-        details = [kind_text(rec), f"← {bw.path.split('/')[-1]}: {kind_text(bw)}, go_backwards",
+        details = [kind_text(rec), *self.mask_details(rec), f"← {bw.path.split('/')[-1]}: {kind_text(bw)}, go_backwards",
                    *(f"   {w}" for w in weight_details(bw)), f"→ {fw.path.split('/')[-1]}: {kind_text(fw)}",
                    *(f"   {w}" for w in weight_details(fw))]
         row = self.row(rec.path, details, 0)
