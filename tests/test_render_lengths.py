@@ -181,3 +181,16 @@ def test_mask_in_the_steps_table_and_where_it_enters() -> None:
     out = io.StringIO()
     Console(file=out, width=120, color_system=None).print(steps_table(plain, "gru_1"))
     assert "m_t" not in out.getvalue() and "m_" not in text_diagram(plain)
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 4, 50])
+def test_time_major_with_T_equal_to_B(n: int) -> None:
+    """(T, B, 3) with T = B: the time axis is the layer's axis 0, found by its name, not by its size."""
+    from shapeviz import LSTM, Dense, Sequential, trace
+
+    model = Sequential([LSTM(4, return_sequences=True, time_major=True), Dense(1)], seed=0)
+    tr = trace(model, "(T, B, 3)", dims={"T": n, "B": n}, backward=False)
+    want = steps(n, 3, "{T-1}")
+    for boxes in both(tr, 3):
+        assert named(boxes, "x") == {t: "(B, 3)" for t in want}
+        assert named(boxes, "y") == {t: "(B, 1)" for t in want}

@@ -175,7 +175,8 @@ class Grid:
         is found by its name; the step records' length where the input does not name it."""
         counted = sequence_length(self.steps(rec.path))
         x = rec.inputs.get("x")
-        named = Dim.of(x[1]) if x is not None and len(x) > 1 else None  # run() records x batch-first
+        axis = 0 if rec.config.get("time_major") else 1  # x as the layer was given it: (T, B, F) or (B, T, F)
+        named = Dim.of(x[axis]) if x is not None and len(x) > 1 else None
         if counted is None:
             return named
         if named is not None and named.substitute(self.values) == counted.substitute(self.values):
