@@ -114,10 +114,11 @@ def test_addition_bidirectional_masked(n: int, unroll: int) -> None:
         assert named(boxes, "x") == {t: "(B, 2)" for t in want}
         assert named(boxes, "h→") == {t: "(B, 100)" for t in want}
         assert named(boxes, "h←") == {t: "(B, 100)" for t in want}
-        # the merge m, and the mask m_t given with every step's input: any step may be padding
-        assert named(boxes, "m") == {"": "(B, 200)", **{t: "(B,)" for t in want}}
+        assert named(boxes, "m") == {"": "(B, 200)"}
+        # the mask given with every step's input: any step may be padding
+        assert named(boxes, "mask") == {t: "(B,)" for t in want}
         inputs = [b for b in boxes if b and b[0].startswith("x_")]
-        assert all(len(b) == 2 and b[1].startswith("m_") for b in inputs), inputs
+        assert all(len(b) == 2 and b[1].startswith("mask_") for b in inputs), inputs
         assert named(boxes, "y") == {"": "(B, 1)"}
 
 
@@ -170,17 +171,17 @@ def test_mask_in_the_steps_table_and_where_it_enters() -> None:
     Console(file=out, width=120, color_system=None).print(steps_table(tr, "bidirectional_1"))
     lines = out.getvalue().splitlines()
     header = next(line for line in lines if line.split()[:2] == ["t", "x_t"])
-    assert header.split()[:3] == ["t", "x_t", "m_t"]
+    assert header.split()[:3] == ["t", "x_t", "mask_t"]
     rows = [line for line in lines if line.split()[:1] in (["0"], ["1"], ["T-1"])]
     assert len(rows) == 6 and all(re.search(r"\(B, 2\)\s+\(B,\)\s", line) for line in rows)
-    assert any(line.startswith("m_t: the mask at step t") for line in lines)
+    assert any(line.startswith("mask_t: the mask at step t") for line in lines)
     pic = unrolled(tr)
     entered = [r.title for r in pic.rows if any(d.startswith("mask (B, T) in") for d in r.details)]
     assert entered == ["bidirectional_1"]
-    plain = _trace("many_to_one", {"T": 5})  # no mask: no m_t anywhere
+    plain = _trace("many_to_one", {"T": 5})  # no mask: no mask_t anywhere
     out = io.StringIO()
     Console(file=out, width=120, color_system=None).print(steps_table(plain, "gru_1"))
-    assert "m_t" not in out.getvalue() and "m_" not in text_diagram(plain)
+    assert "mask" not in out.getvalue() and "mask" not in text_diagram(plain)
 
 
 @pytest.mark.parametrize("n", [1, 2, 3, 4, 50])

@@ -226,7 +226,7 @@ class Grid:
     def input_row(self, name: str, shape: Shape, cols: list[int], length: Dim | None, tensor: str = "x",
                   row: int | None = None, title: str = "input", mask: Shape | None = None) -> tuple[int, dict[int, str]]:
         """The model's input at each step; with a ``mask`` (B, T) given with it, each step's mask
-        ``m_t`` in the same box: it comes in with the data."""
+        ``mask_t`` in the same box: it comes in with the data."""
         if row is None:
             row = self.row(title, [f"{name} {shape_str(shape)}"] + ([f"mask {shape_str(mask)}"] if mask else []))
         per_step = shape_str(drop_axis(shape, length, self.values))
@@ -235,7 +235,7 @@ class Grid:
             col = self.pic.columns[c]
             lines = [(sub(tensor, col.t), per_step)]
             if mask is not None and col.t is not None:
-                lines.append((sub("m", col.t), shape_str(drop_axis(mask, length, self.values))))
+                lines.append((sub("mask", col.t), shape_str(drop_axis(mask, length, self.values))))
             feed[c] = self.ellipsis(row, c) if col.kind == "elided" else self.add(row, c, "input", lines)
         return row, feed
 

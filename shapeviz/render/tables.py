@@ -267,9 +267,9 @@ def steps_table(trace: Trace, layer: str, *, backward: bool = False) -> Group:
         if not forward:
             continue
         notes = [f"z_t: {_GATES[rec.kind]}"] if rec.kind in _GATES else []
-        if any("m_t" in step.tensors for step in forward):
+        if any("mask_t" in step.tensors for step in forward):
             states = ", ".join(rec.states) or "h"
-            notes.append(f"m_t: the mask at step t, True where a row's step is real; at any step a row may be "
+            notes.append(f"mask_t: the mask at step t, True where a row's step is real; at any step a row may be "
                          f"masked (padding), and then keeps its state {states} from step t-1")
         if rec.config.get("go_backwards"):
             notes.append("go_backwards: step t reads the input at T-1-t")

@@ -51,7 +51,7 @@ class _Builder(Grid):
         mask = self.model_mask() if seq else None
         _, feed = self.input_row("x", x, cols if seq else cols[-1:], length, mask=mask)
         if mask is not None:
-            self.pic.notes.append(f"m_t: the mask at step t, True where a row's step is real; at any step a row may "
+            self.pic.notes.append(f"mask_t: the mask at step t, True where a row's step is real; at any step a row may "
                                   f"be masked (padding), and then keeps its state from step t-1")
         if length is None or not seq:
             feed = {cols[-1]: feed[cols[-1]]} if cols[-1] in feed else feed
