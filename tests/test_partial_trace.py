@@ -131,3 +131,26 @@ def test_cli_graph_draws_the_partial_picture(suffix: str, spec, tmp_path) -> Non
     assert "lstm_2" in drawn and "expects input of rank 3" in drawn
     if suffix != "txt":
         assert "#ff9a9a" in drawn  # the failing box, red
+
+
+def test_deep_shapes_check_lists_the_layers_before_the_failure() -> None:
+    import numpy as np
+
+    from shapeviz.checks.common import Problem
+    from shapeviz.checks.structure import shapes
+    from shapeviz.core import losses
+
+    problem = Problem(np.zeros((4, 5, 2), np.float32), np.zeros((4, 1), np.float32), None, losses.get("mse"))
+    result = shapes(broken(), problem, declared="(B, T, 2)", dims={"B": 4, "T": 5})  # fails on the declaration
+    assert result.status == "fail"
+    assert result.evidence.splitlines()[0] == ("traced up to the failure: dense_1 (B, T, 2) → (B, T, 4); "
+                                               "lstm_1 (B, T, 4) → (B, 6); ✗ lstm_2 given (B, 6)")
+    assert [t["layer"] for t in result.data["traced"]] == ["dense_1", "lstm_1"]
+    assert result.data["failed"] == {"layer": "lstm_2", "input": "(B, 6)"}
+
+
+def test_cli_deep_check_shows_the_layers_before_the_failure(spec) -> None:  # type: ignore[no-untyped-def]
+    result = CliRunner().invoke(main, ["check", str(spec), "--deep", "--no-color"])
+    assert result.exit_code == 1, result.output
+    assert re.search(r"^lstm_2 .*✗ failed", result.output, re.M)
+    assert result.output.index("✗ failed") < result.output.index("error: layer 'lstm_2'")

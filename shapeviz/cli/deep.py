@@ -6,7 +6,8 @@ from typing import Any
 
 import click
 
-from shapeviz.cli.common import PROBLEMS, Settings, build_on, declarations, load_npz, load_source, parse_options
+from shapeviz.cli.common import (PROBLEMS, Settings, build_on, declarations, load_npz, load_source, parse_options,
+                                 show_partial)
 from shapeviz.errors import ShapeError, ShapeVizError
 
 
@@ -28,7 +29,12 @@ def deep_check(ctx: click.Context, ref: str, input_: str | None, dims: tuple[str
     if not loaded.model.built and arrays is None and declared is not None:
         from shapeviz.tracing.tracer import trace
 
-        trace(loaded.model, declared, dims=sizes)  # builds the layers on the declared sizes
+        try:
+            trace(loaded.model, declared, dims=sizes)  # builds the layers on the declared sizes
+        except ShapeError as error:
+            if fmt != "json":
+                show_partial(ctx, error)  # the layers before the failure; the error follows
+            raise
     checked = {**loaded.expect, **(expect or {})}
     # before the slow checks: an expectation naming no layer of the model is unusable input (exit 2)
     mismatch = _trace_expectations(loaded, inputs, given, checked, arrays, data) if checked else None
