@@ -28,7 +28,14 @@ class ShapeError(ShapeVizError, ValueError):
     ``phase`` ("forward"/"backward"), ``op`` (e.g. ``"matmul"``), ``operands`` (name, shape)
     pairs, ``dim`` (which axis or name conflicts), ``expected``/``actual``, ``provenance``
     (where each involved name got its size) and a ``hint``. ``str()`` is the whole message.
+
+    Raised by the tracer, it also carries what was traced before the failure: ``partial``, a
+    ``Trace`` of the layers that finished, and ``failed``, a ``LayerRecord`` of the layer that
+    failed (its kind, options and input, no output); both None otherwise.
     """
+
+    partial: object = None
+    failed: object = None
 
     def __init__(self, message: str, *, layer: str | None = None, timestep: str | None = None,
                  phase: str | None = None, op: str | None = None, operands: list | None = None,

@@ -187,7 +187,7 @@ def test_report_steps_and_grads():
     steps = run("report", ADDITION, "-q", "--steps")
     assert steps.exit_code == 0
     assert "forward_simple_rnn_1 (simple_rnn in bidirectional_1): forward" in steps.output
-    assert "T-1 (B, 2) (B, 100) (B, 100) (B, 100) (B, 100)" in lines(steps.output)
+    assert "T-1 (B, 2) (B,) (B, 100) (B, 100) (B, 100) (B, 100)" in lines(steps.output)
     assert "Parameter gradients" not in steps.output and "h_{t-1}" not in plain
     grads = run("report", ADDITION, "-q", "--grads")
     assert grads.exit_code == 0

@@ -30,11 +30,18 @@ def traces() -> dict[str, Trace]:
 def dot_boxes(source: str) -> dict[str, list[str]]:
     """Each box's id and its lines of text (a table's cells by port: ``{"r1c4": ["h_{T_in-1}  (B, 32)", ...]}``)."""
     out = {}
+    source = re.sub(r"<sub><font[^>]*>(.*?)</font></sub>", _subscript, source)  # x<sub>T-1</sub>: x_{T-1}
     for box, label in re.findall(r"^\s*(r\d+c\d+) \[label=<(.*)> ", source, re.M):
         cells = re.findall(r"<td port=\"\w+\"[^>]*>(.*?)</td>", label)
         text = cells or [re.sub(r"<[^>]+>", " ", part).strip() for part in re.split(r"<br/>", label)]
         out[box] = [unescape(t) for t in text if t]
     return out
+
+
+def _subscript(m: re.Match) -> str:
+    """A step drawn as a subscript, read back as written in text: ``_0``, ``_{T-1}``."""
+    idx = unescape(m.group(1))
+    return f"_{idx}" if idx.isdigit() or len(idx) == 1 else f"_{{{idx}}}"
 
 
 def dot_arrows(source: str) -> list[tuple[str, str, str, str, str]]:

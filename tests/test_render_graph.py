@@ -49,7 +49,27 @@ def no_system_dot(monkeypatch: pytest.MonkeyPatch) -> None:
 def svg_texts(svg: str) -> list[tuple[str, float, float]]:
     """Every text of the SVG with its position: what a reader sees, and where."""
     root = ET.fromstring(svg)
-    return [("".join(t.itertext()), float(t.get("x", 0)), float(t.get("y", 0))) for t in root.iter(f"{SVG_NS}text")]
+    out: list[tuple[str, float, float]] = []
+    glued = False  # the text after a subscript, on its line: the rest of the same label
+    for t in root.iter(f"{SVG_NS}text"):
+        text, x, y = "".join(t.itertext()), float(t.get("x", 0)), float(t.get("y", 0))
+        if t.get("baseline-shift") == "sub" and out:  # a step drawn as a subscript: read back as x_{T-1}
+            idx = text if text.isdigit() or len(text) == 1 else f"{{{text}}}"
+            out[-1] = (f"{out[-1][0]}_{idx}", out[-1][1], out[-1][2])
+            glued = True
+            continue
+        if glued and out and y == out[-1][2]:
+            out[-1] = (out[-1][0] + text, out[-1][1], out[-1][2])
+        else:
+            out.append((text, x, y))
+        glued = False
+    return out
+
+
+def dot_step(name: str, idx: object) -> str:
+    """How the DOT writes a tensor at a step: its name, the step a subscript."""
+    return f'{name}<sub><font point-size="8">{idx}</font></sub>'
+
 
 
 def nodes(source: str) -> list[str]:
@@ -60,6 +80,16 @@ def stack(T: object) -> Trace:
     """A 4-layer stack: (B, T, 3) -> 3 LSTMs -> Dense."""
     model = Sequential([LSTM(8, return_sequences=True), LSTM(8, return_sequences=True), LSTM(8), Dense(2)], seed=0)
     return trace(model, T)
+
+
+def test_steps_are_real_subscripts_in_the_svg(svgs: dict[str, str]) -> None:
+    """h→_{T-1} is drawn h→ with T-1 lowered (SVG's baseline-shift), not written out with _{ }."""
+    svg = svgs["addition"]
+    assert "_{" not in svg and "h→_" not in svg
+    root = ET.fromstring(svg)
+    subs = [t for t in root.iter(f"{SVG_NS}text") if t.get("baseline-shift") == "sub"]
+    assert {"".join(t.itertext()) for t in subs} >= {"0", "1", "2", "T-1"}
+    assert "h→_{T-1}" in [t.split()[0] for t, _, _ in svg_texts(svg) if t]  # read back: name, then step
 
 
 # -- golden DOT sources ------------------------------------------------------------------------------
@@ -79,7 +109,7 @@ def test_node_count_does_not_grow_with_T() -> None:
         long = unrolled_graph(stack((2, 1000, 3)), unroll=k)
         short = unrolled_graph(stack((2, k + 2, 3)), unroll=k)
         assert len(nodes(long.source)) == len(nodes(short.source)) == 5 * (k + 2) - (k + 1)  # Dense: one box
-        assert "x_999" in long.source and f"x_{k + 1}<" in short.source and "…" in short.source
+        assert dot_step("x", 999) in long.source and dot_step("x", k + 1) + "<" in short.source and "…" in short.source
     symbolic = unrolled_graph(stack("(B, T, 3)"))
     assert len(nodes(symbolic.source)) == len(nodes(unrolled_graph(stack((2, 5, 3))).source))
     whole = unrolled(stack((2, 4, 3)), unroll=3)  # T <= k+1: every step drawn, nothing collapsed
@@ -133,7 +163,7 @@ def test_lstm_shows_h_and_c(traces: dict[str, Trace]) -> None:
     assert 'port="h"' in source and 'port="c"' in source
     assert "r2c0:h:e -> r2c1:h:w [label=recurrent_kernel" in source
     assert 'r2c0:c:e -> r2c1:c:w [label="forget gate"' in source
-    assert "h_{T-1}  (B, 128)" in source and "c_{T-1}  (B, 128)" in source
+    assert dot_step("h", "T-1") + "  (B, 128)" in source and dot_step("c", "T-1") + "  (B, 128)" in source
 
 
 def test_bidirectional_two_rows_opposite_arrows_and_merge(traces: dict[str, Trace]) -> None:
@@ -147,7 +177,7 @@ def test_bidirectional_two_rows_opposite_arrows_and_merge(traces: dict[str, Trac
     # concat of the forward direction's last step and the backward direction's, which is step 0
     assert sorted((pic.box(l.src).col, l.src_port) for l in merge) == [(0, "hb"), (len(pic.columns) - 1, "hf")]
     source = unrolled_graph(traces["addition"]).source
-    assert "h←_0  (B, 100)" in source and "m<br/>(B, 200)" in source
+    assert dot_step("h←", 0) + "  (B, 100)" in source and "m<br/>(B, 200)" in source
     lstm = unrolled(traces["addition_lstm"])
     assert {p for b in lstm.boxes for p in b.ports} == {"hb", "cb", "hf", "cf"}
 
@@ -251,7 +281,7 @@ def test_rolled_view_loops_once_per_state(traces: dict[str, Trace]) -> None:
     assert "h: recurrent_kernel × T\\lc: forget gate × T\\l" in source
     bound = traces["addition"].bind()  # T=55: the numbers in place of the names
     assert "× 55" in unrolled_graph(bound, rolled=True).source
-    assert "x_54<br/>(100, 2)" in unrolled_graph(bound).source
+    assert dot_step("x", 54) + "  (100, 2)" in unrolled_graph(bound).source  # with the mask m_54 under it
 
 
 def test_nearest_record_labels_the_steps_without_one() -> None:

@@ -26,13 +26,32 @@ def shapes(model: Model, p: Problem, *, declared: Any = None, dims: Any = None) 
             p.loss.forward(y, p.y, mask=model.output_masks(cache))  # the labels of every output fit it
     except ShapeVizError as error:
         first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        return CheckResult("shapes", "fail", str(error).strip(), "see the message: " + first,
-                           data={"error": str(error)})
+        traced, failed = _partial(error)
+        shown = [f"{t['layer']} {t['input']} → {t['output']}" for t in traced]
+        if failed is not None:
+            shown.append(f"✗ {failed['layer']} given {failed['input']}")
+        lead = f"traced up to the failure: {'; '.join(shown)}\n" if shown else ""
+        data = {"error": str(error), **({"traced": traced, "failed": failed} if shown else {})}
+        return CheckResult("shapes", "fail", lead + str(error).strip(), "see the message: " + first, data=data)
     fit = f"labels fit each of the {len(p.y)} outputs" if several else "labels fit the output"
     return CheckResult("shapes", "pass",
                        f"{len(tr.layers)} layers traced forward and backward ({tr.mode}), {fit}, "
                        f"{len(tr.grads)} gradients of their parameters' shapes",
                        data={"layers": len(tr.layers), "mode": tr.mode})
+
+
+def _partial(error: Exception) -> tuple[list[dict], dict | None]:
+    """What a failed trace recorded (``ShapeError.partial`` and ``.failed``) as plain data: each layer
+    that finished with its input and output shapes, and the layer that failed with what it was given."""
+    from shapeviz.tracing.dims import shape_str
+
+    def shapes(named: dict) -> str:
+        return ", ".join(shape_str(v) for k, v in named.items() if not k.startswith("mask")) or "-"
+
+    partial, failed = getattr(error, "partial", None), getattr(error, "failed", None)
+    traced = [{"layer": r.path, "input": shapes(r.inputs), "output": shapes(r.outputs)}
+              for r in (partial.layers if partial is not None else []) if r.depth == 0]
+    return traced, ({"layer": failed.path, "input": shapes(failed.inputs)} if failed is not None else None)
 
 
 def _layout(model: Model, x: np.ndarray, y: np.ndarray, dims: dict | None = None) -> str | None:

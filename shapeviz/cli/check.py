@@ -8,7 +8,7 @@ import click
 
 from shapeviz.cli.common import (PROBLEMS, DataMismatch, add_model_help, build_on, common_options, guarded,
                                  load_npz, load_source, model_inputs, model_options, option_error, output_path,
-                                 parse_options, settings_of, trace_loaded)
+                                 parse_options, settings_of, show_partial, trace_loaded)
 from shapeviz.cli.deep import deep_check
 from shapeviz.cli.limits import budget, data_bytes, data_declaration, max_memory_option
 from shapeviz.errors import ShapeError, ShapeVizError
@@ -95,7 +95,11 @@ def check(ctx: click.Context, model: str, input_: str | None, dims: tuple[str, .
         return
     if arrays is not None and inputs is None and loaded.inputs is None and not graph:
         build_on(loaded.model, arrays, data)  # a Python model learns its input size from the data
-    tr = trace_loaded(loaded, inputs, given, expect=wanted, dry=arrays is None)
+    try:
+        tr = trace_loaded(loaded, inputs, given, expect=wanted, dry=arrays is None)
+    except ShapeError as error:
+        show_partial(ctx, error)  # the layers before the failure; the error follows
+        raise
     console = settings_of(ctx).console()
     console.print(f"✓ shapes: {len(tr.layers)} layers traced forward and backward ({tr.mode}), "
                   f"output {_shape(tr.outputs)}, {len(tr.grads)} gradients of their parameters' shapes",

@@ -261,6 +261,17 @@ def trace_loaded(loaded: Any, inputs: Any, dims: dict[str, int], expect: dict[st
                loss=loaded.loss if loaded.labels else None, roles=loaded.roles, **kwargs)
 
 
+def show_partial(ctx: click.Context, error: Exception) -> None:
+    """A shape error that stopped a trace: the layers traced before it, the failing layer marked,
+    as a table on stdout; the caller re-raises, and the error follows under it (exit 1)."""
+    partial = getattr(error, "partial", None)
+    if partial is None or not partial.layers and getattr(error, "failed", None) is None:
+        return
+    from shapeviz.render.tables import summary_table
+
+    settings_of(ctx).console().print(summary_table(partial, getattr(error, "failed", None)))
+
+
 def load_source(model: str, inputs: Any = None) -> Any:
     """The model MODEL names, from the front end that reads it (:func:`shapeviz.frontends.load`);
     ``inputs`` (--input) goes to a front end that needs it to read the model (a torch module)."""

@@ -7,7 +7,7 @@ from typing import Any
 import click
 
 from shapeviz.cli.common import (PROBLEMS, Settings, build_on, check_dim_names, declarations, load_npz, load_source,
-                                 parse_options)
+                                 parse_options, show_partial)
 from shapeviz.cli.limits import deep_budget
 from shapeviz.errors import ShapeError, ShapeVizError
 
@@ -43,6 +43,8 @@ def deep_check(ctx: click.Context, ref: str, input_: str | None, dims: tuple[str
             trace(loaded.model, declared, dims=sizes)  # builds the layers on the declared sizes
         except ShapeError as error:  # the report still says so, in the format asked for
             broken = error
+            if fmt != "json":
+                show_partial(ctx, error)  # the layers traced before the failure
     if broken is not None:
         if checked:
             check_expectation_names(loaded, declared, sizes, checked)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from shapeviz.errors import ShapeError
+
 from shapeviz.cli.common import (add_model_help, common_options, guarded, load_source, model_options, output_path,
                                  parse_options, trace_loaded, write_file)
 
@@ -42,17 +44,27 @@ def graph(ctx: click.Context, model: str, input_: str | None, dims: tuple[str, .
 
     if fmt == "pdf":
         engine_for("pdf")  # no system Graphviz: say so before tracing
-    tr = trace_loaded(load_source(model, inputs), inputs, given, backward=False)
+    failure: ShapeError | None = None
+    try:
+        tr = trace_loaded(load_source(model, inputs), inputs, given, backward=False)
+    except ShapeError as error:
+        if error.partial is None:
+            raise
+        failure, tr = error, error.partial  # draw what was traced, the failing layer in red; then exit 1
+    failed = failure.failed if failure is not None else None
+    message = str(failure) if failure is not None else ""
     if fmt == "txt":
         from shapeviz.render.text import text_diagram
 
-        data = text_diagram(tr, unroll=unroll, rolled=rolled).encode("utf-8")
+        data = text_diagram(tr, unroll=unroll, rolled=rolled, failed=failed, error=message).encode("utf-8")
     else:
-        from shapeviz.render.graph import rolled_graph, unrolled_graph
+        from shapeviz.render.graph import unrolled_graph
 
-        g = rolled_graph(tr) if rolled else unrolled_graph(tr, unroll=unroll)
+        g = unrolled_graph(tr, unroll=unroll, rolled=rolled, failed=failed, error=message)
         data = g.source.encode("utf-8") if fmt == "dot" else to_bytes(g, fmt)
     write_file(path, data)
-    click.echo(f"wrote {path} ({tr.mode}, {len(data)} bytes)")
+    click.echo(f"wrote {path} ({tr.mode}, {len(data)} bytes)" + (", traced up to the failure" if failure else ""))
+    if failure is not None:
+        raise failure
 
 add_model_help(graph)

@@ -6,7 +6,8 @@ from __future__ import annotations
 import click
 
 from shapeviz.cli.common import (add_model_help, common_options, guarded, load_source, model_options, parse_options,
-                                 settings_of, trace_loaded)
+                                 settings_of, show_partial, trace_loaded)
+from shapeviz.errors import ShapeError
 
 
 @click.command()
@@ -38,7 +39,12 @@ def report(ctx: click.Context, model: str, input_: str | None, dims: tuple[str, 
     """
     inputs, given = parse_options(input_, dims)
     loaded = load_source(model, inputs)
-    tr = trace_loaded(loaded, inputs, given)
+    try:
+        tr = trace_loaded(loaded, inputs, given)
+    except ShapeError as error:
+        if fmt == "table":
+            show_partial(ctx, error)  # the layers before the failure; the error follows
+        raise
     if fmt == "json":
         from shapeviz.render.jsonform import dumps
 

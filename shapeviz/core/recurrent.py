@@ -249,8 +249,9 @@ class Recurrent(Layer):
                 m = mask_tm[t]  # (B, 1)
                 for buf in S:
                     buf[t + 1] = np.where(m, buf[t + 1], buf[t])  # (B, H): a masked step carries the state
-            if rec is not None:
-                rec("forward", t, {"x_t": xin[t], **{n: s[t] for n, s in before}, "z_t": xw[t],
+            if rec is not None:  # mask_t (B,): the mask is data too, the user's (B, T) mask at step t
+                rec("forward", t, {"x_t": xin[t], **({"mask_t": mask_tm[t, :, 0]} if mask_tm is not None else {}),
+                                   **{n: s[t] for n, s in before}, "z_t": xw[t],
                                    **{n: s[t + 1] for n, s in after}, "y_t": S[0][t + 1]})
         cache = RecurrentCache(xin, xw, S, bufs, dp, rdp, mask_tm, not self.time_major)
         return S[0][1:], [buf[T] for buf in S], cache

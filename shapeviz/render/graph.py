@@ -13,17 +13,20 @@ shapes of the nearest recorded step, which are the same at every t.
 
 from __future__ import annotations
 
+import re
 from html import escape
+
 import graphviz
 
 from shapeviz.render.output import render, to_bytes
 from shapeviz.render.picture import Box, Link, Unrolled
 from shapeviz.render.unroll import unrolled
-from shapeviz.tracing.records import Trace
+from shapeviz.tracing.records import LayerRecord, Trace
 
 __all__ = ["unrolled_graph", "rolled_graph", "graph_of", "UnrolledGraph", "render", "to_bytes", "STYLE"]
 
 FONT = "Helvetica"
+SUB_SIZE = 8  # a step's subscript, under the boxes' 11 points
 RED, GREEN, BLUE, GREY = "#b85450", "#5b8f47", "#6c8ebf", "#555555"
 # role: fill, border, border style (Karpathy's colours, as fills light enough to read the labels on)
 STYLE: dict[str, tuple[str, str, str]] = {
@@ -34,6 +37,7 @@ STYLE: dict[str, tuple[str, str, str]] = {
     "output": ("#dae8fc", BLUE, "solid"),
     "empty": ("#ffffff", RED, "dashed"),
     "fed": ("#f8cecc", BLUE, "dashed"),
+    "failed": ("#ff9a9a", "#cc0000", "bold"),  # the layer a trace failed at
 }
 _EDGES: dict[str, dict[str, str]] = {
     "kernel": {"color": GREY},
@@ -65,16 +69,51 @@ class UnrolledGraph(graphviz.Digraph):
         return to_bytes(self, "png")
 
 
+_STEP = re.compile(r"^(.+?)_(?:\{([^{}]+)\}|([^_{}\s]+))$")
+
+
+def _name(name: str) -> str:
+    """A tensor's name with its step as a real subscript: ``h→_{T-1}`` as h→<sub>T-1</sub>.
+
+    The index is also set smaller: a system dot (and graphviz-pure's SVG) lower it, graphviz-pure's
+    PNG draws it on the line, where the smaller size still sets it apart (``x`` then a small ``T-1``)."""
+    m = _STEP.match(name)
+    if m is None:
+        return _glyphs(escape(name))
+    return (f"{_glyphs(escape(m.group(1)))}<sub><font point-size=\"{SUB_SIZE}\">"
+            f"{escape(m.group(2) or m.group(3))}</font></sub>")
+
+
+_IN_TEXT = re.compile(r"(?<![\w])([A-Za-z][→←']?)_(\{[^{}]+\}|\d+)")
+
+
+def _steps_in(text: str) -> str:
+    """The tensors at a step in a line of text (``h→_{T-1}``, not ``dense_1``) with real subscripts."""
+    out, at = [], 0
+    for m in _IN_TEXT.finditer(text):
+        out += [_glyphs(escape(text[at:m.start()])), _name(m.group(0))]
+        at = m.end()
+    return "".join(out) + _glyphs(escape(text[at:]))
+
+
+def _glyphs(text: str) -> str:
+    """Marks drawn in a glyph both engines' fonts have (graphviz-pure has no ✗)."""
+    return text.replace("✗", "×")
+
+
 def _note(text: str) -> str:
     return f'<font point-size="9" color="{GREY}"><i>{escape(text)}</i></font>'
 
 
 def _box_label(box: Box) -> str:
+    if box.role == "failed":  # a layer's name, not a tensor at a step
+        parts = [f"<b>{_glyphs(escape(t))}</b>" for line in box.lines for t in line if t] + [_note(box.note)]
+        return "<" + "<br/>".join(parts) + ">"
     if len(box.lines) == 1:  # name over shape: narrow boxes keep the columns close
         name, shape = box.lines[0]
-        parts = [escape(name), escape(shape)] if shape else [escape(name)]
+        parts = [_name(name), _glyphs(escape(shape))] if shape else [_name(name)]
     else:
-        parts = [f"{escape(name)}  {escape(shape)}" for name, shape in box.lines]
+        parts = [f"{_name(name)}  {_glyphs(escape(shape))}" for name, shape in box.lines]
     if box.note:
         parts.append(_note(box.note))
     return "<" + "<br/>".join(parts) + ">"
@@ -85,13 +124,13 @@ def _table_label(box: Box) -> str:
     directions of a Bidirectional)."""
     fill, border, _ = STYLE[box.role]
     cells = "".join(f'<tr><td port="{port}" bgcolor="{fill}" color="{border}" style="rounded">'
-                    f"{escape(name)}  {escape(shape)}</td></tr>" for port, (name, shape) in zip(box.ports, box.lines))
+                    f"{_name(name)}  {escape(shape)}</td></tr>" for port, (name, shape) in zip(box.ports, box.lines))
     note = f'<tr><td border="0">{_note(box.note)}</td></tr>' if box.note else ""
     return f'<<table border="0" cellborder="1" cellspacing="2" cellpadding="4">{cells}{note}</table>>'
 
 
 def _row_label(title: str, details: tuple[str, ...]) -> str:
-    lines = [f"<b>{escape(title)}</b>"] + [f'<font point-size="9">{escape(d)}</font>' for d in details]
+    lines = [f"<b>{escape(title)}</b>"] + [f'<font point-size="9">{_glyphs(escape(d))}</font>' for d in details]
     return "<" + '<br align="right"/>'.join(lines) + '<br align="right"/>>'
 
 
@@ -104,7 +143,8 @@ def _node(g: graphviz.Digraph, box: Box) -> None:
         return
     fill, border, style = STYLE[box.role]
     g.node(box.id, _box_label(box), fillcolor=fill, color=border,
-           style=f"rounded,filled,{style}" if style != "solid" else "rounded,filled")
+           style=f"rounded,filled,{style}" if style != "solid" else "rounded,filled",
+           **({"penwidth": "2.5", "fontcolor": "#880000"} if box.role == "failed" else {}))
 
 
 def _end(box_id: str, port: str) -> str:
@@ -138,7 +178,7 @@ def _edge(g: graphviz.Digraph, pic: Unrolled, link: Link) -> None:
 def graph_of(pic: Unrolled) -> UnrolledGraph:
     """The Digraph of an :class:`~shapeviz.render.picture.Unrolled` picture."""
     title = [f"<b>{escape(pic.title)}</b>", f'<font point-size="10">{escape(pic.subtitle)}</font>']
-    title += [f'<font point-size="9" color="{GREY}">{escape(n)}</font>' for n in pic.notes]
+    title += [f'<font point-size="9" color="{GREY}">{_steps_in(n)}</font>' for n in pic.notes]
     g = UnrolledGraph(
         name=pic.title.split(" ")[0],
         graph_attr={"rankdir": "TB", "newrank": "true", "nodesep": "0.3", "ranksep": "0.45",
@@ -182,7 +222,8 @@ def graph_of(pic: Unrolled) -> UnrolledGraph:
     return g
 
 
-def unrolled_graph(trace: Trace, unroll: int = 3, rolled: bool = False) -> UnrolledGraph:
+def unrolled_graph(trace: Trace, unroll: int = 3, rolled: bool = False, failed: LayerRecord | None = None,
+                   error: str = "") -> UnrolledGraph:
     """The trace drawn unrolled in time, Karpathy-style, as a ``graphviz.Digraph``.
 
     Args:
@@ -190,12 +231,14 @@ def unrolled_graph(trace: Trace, unroll: int = 3, rolled: bool = False) -> Unrol
         unroll: k: a sequence longer than k+1 steps shows steps 0..k-1, an ellipsis and its
             last step, so the node count does not grow with T.
         rolled: one box per layer instead, the recurrence drawn as a self-loop labelled ``× T``.
+        failed, error: for the partial trace of a ``ShapeError``: the layer it failed at, drawn on
+            top in red, and the message, written under the title (see :func:`~shapeviz.render.unroll.unrolled`).
 
     Returns:
         An :class:`UnrolledGraph` (a ``graphviz.Digraph``): ``.source`` is the DOT text; it shows
         itself inline in Jupyter; :func:`render` and :func:`to_bytes` make SVG, PNG or PDF of it.
     """
-    return graph_of(unrolled(trace, unroll, rolled))
+    return graph_of(unrolled(trace, unroll, rolled, failed, error))
 
 
 def rolled_graph(trace: Trace) -> UnrolledGraph:

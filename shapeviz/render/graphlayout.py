@@ -55,7 +55,7 @@ class GraphLayout:
         self.times: list[Dim] = []
         for r in b.trace.layers:
             if r.kind in RECURRENT:
-                self._time(sequence_length(b.steps(r.path)))
+                self._time(b.loop_length(r))
         self.time_names = {n for n, bd in b.trace.bindings.items() if bd.role == "time"}
         self.out_len: dict[tuple[str, int], Dim | None] = {}
         self.groups: list[Dim] = []
@@ -348,7 +348,7 @@ class GraphLayout:
                     continue
                 t = b.pic.columns[c].t if i == 0 and seq else None
                 name = "y" if label == "y" else label
-                boxes[c] = b.add(row, c, "output", [(sub(name, t), shape_str(drop_axis(shape, length)))])
+                boxes[c] = b.add(row, c, "output", [(sub(name, t), shape_str(drop_axis(shape, length, b.values)))])
                 b.link(ids[c], boxes[c], "identity", src_port=view.port)
 
     def bidirectional_node(self, node: NodeRecord, rows: list[int]) -> None:
@@ -391,7 +391,7 @@ class GraphLayout:
             for c in cols:
                 col = b.pic.columns[c]
                 ids[c] = b.ellipsis(row, c) if col.kind == "elided" else \
-                    b.add(row, c, role, [(sub(name, col.t), shape_str(drop_axis(out, length)))])
+                    b.add(row, c, role, [(sub(name, col.t), shape_str(drop_axis(out, length, b.values)))])
             self.views[(node.name, 0)] = _View(ids)
             if kinds == "repeat_vector":
                 self._repeat(node, reads[0], ids, cols)

@@ -41,11 +41,15 @@ def sub(name: str, t: Any) -> str:
     return f"{name}_{idx}" if idx.isdigit() or len(idx) == 1 else f"{name}_{{{idx}}}"
 
 
-def shown_steps(length: Dim, unroll: int) -> list[Dim | None]:
+def shown_steps(length: Dim, unroll: int, values: dict[str, int] | None = None) -> list[Dim | None]:
     """The steps drawn of a sequence of ``length``: all of them when there are at most
-    ``unroll + 1``, else the first ``unroll``, None for the collapsed ones, and the last."""
-    if length.is_const and length.value <= unroll + 1:  # type: ignore[operator]
-        return [Dim.const(i) for i in range(length.value)]  # type: ignore[arg-type]
+    ``unroll + 1``, else the first ``unroll``, None for the collapsed ones, and the last.
+
+    ``values`` are the sizes the trace bound (``--dim T=5``): a named length with a size is
+    drawn as the steps that exist, never as more."""
+    size = length.substitute(values or {})
+    if size.is_const and size.value <= unroll + 1:  # type: ignore[operator]
+        return [Dim.const(i) for i in range(size.value)]  # type: ignore[arg-type]
     return [Dim.const(i) for i in range(unroll)] + [None, length - 1]
 
 
@@ -74,24 +78,34 @@ def nearest(steps: list[StepRecord], t: Dim) -> StepRecord | None:
     return max(steps, key=_t_key)
 
 
-def _time_axis(shape: Shape, length: Dim | None) -> int | None:
-    """The axis of ``shape`` that is ``length``: the first after the batch, else axis 0 (time-major)."""
+def _time_axis(shape: Shape, length: Dim | None, values: dict[str, int] | None = None) -> int | None:
+    """The axis of ``shape`` that is ``length``: the first after the batch, else axis 0 (time-major).
+
+    A named length is found by its name (``T`` in ``(B, T, 2)`` even when T = 2); a size only by
+    its size once the trace's ``values`` are put in, so a length of 3 finds ``T`` bound to 3."""
     if length is None:
         return None
-    for i in [*range(1, len(shape)), 0][:len(shape)]:
+    order = [*range(1, len(shape)), 0][:len(shape)]
+    for i in order:
         if Dim.of(shape[i]) == length:
             return i
+    if values:
+        size = length.substitute(values)
+        named = [i for i in order if not Dim.of(shape[i]).is_const]  # a name bound to the length's size
+        for i in named:
+            if Dim.of(shape[i]).substitute(values) == size:
+                return i
     return None
 
 
-def drop_axis(shape: Shape, length: Dim | None) -> Shape:
+def drop_axis(shape: Shape, length: Dim | None, values: dict[str, int] | None = None) -> Shape:
     """A per-step shape: ``shape`` without its time axis; unchanged when it has none."""
-    i = _time_axis(shape, length)
+    i = _time_axis(shape, length, values)
     return tuple(shape) if i is None else tuple(shape[:i]) + tuple(shape[i + 1:])
 
 
-def has_axis(shape: Shape, length: Dim | None) -> bool:
-    return _time_axis(shape, length) is not None
+def has_axis(shape: Shape, length: Dim | None, values: dict[str, int] | None = None) -> bool:
+    return _time_axis(shape, length, values) is not None
 
 
 def kind_text(rec: LayerRecord) -> str:
@@ -145,12 +159,29 @@ class Grid:
             + "; every box is a batch of B rows",
             rolled=rolled)
         self.top = [r for r in trace.layers if r.depth == 0]
+        self.values = trace.values  # the sizes bound to names (--dim T=3): which steps exist
+        self.failed: LayerRecord | None = None  # a partial trace: the layer it failed at, drawn on top
+        self.error = ""
         self.seq = False  # whether the layer being laid out reads a sequence (else one vector)
         self.reserved: list[int] = []  # rows made beforehand (a graph's layout) that row() fills in order
 
     # -- structure ---------------------------------------------------------------------
     def steps(self, path: str) -> list[StepRecord]:
         return [s for s in self.trace.steps if s.layer == path and s.phase == "forward"]
+
+    def loop_length(self, rec: LayerRecord) -> Dim | None:
+        """The length of a recurrent layer's loop as its shapes name it: ``T`` for ``(B, T, F)``
+        even when T = 3 was traced step by step (records 0, 1, 2), so that a shape's time axis
+        is found by its name; the step records' length where the input does not name it."""
+        counted = sequence_length(self.steps(rec.path))
+        x = rec.inputs.get("x")
+        axis = 0 if rec.config.get("time_major") else 1  # x as the layer was given it: (T, B, F) or (B, T, F)
+        named = Dim.of(x[axis]) if x is not None and len(x) > 1 else None
+        if counted is None:
+            return named
+        if named is not None and named.substitute(self.values) == counted.substitute(self.values):
+            return named
+        return counted
 
     def children(self, rec: LayerRecord) -> list[LayerRecord]:
         return [r for r in self.trace.layers if r.path.startswith(rec.path + "/") and r.depth == rec.depth + 1]
@@ -163,7 +194,7 @@ class Grid:
         elif self.rolled:
             self.pic.columns.append(Column(Dim.sym("t"), "step", group, length))
         else:
-            for t in shown_steps(length, self.unroll):
+            for t in shown_steps(length, self.unroll, self.values):
                 self.pic.columns.append(Column(t, "step" if t is not None else "elided", group, length))
         return list(range(start, len(self.pic.columns)))
 
@@ -193,16 +224,39 @@ class Grid:
 
     # -- rows ----------------------------------------------------------------------------
     def input_row(self, name: str, shape: Shape, cols: list[int], length: Dim | None, tensor: str = "x",
-                  row: int | None = None, title: str = "input") -> tuple[int, dict[int, str]]:
+                  row: int | None = None, title: str = "input", mask: Shape | None = None) -> tuple[int, dict[int, str]]:
+        """The model's input at each step; with a ``mask`` (B, T) given with it, each step's mask
+        ``mask_t`` in the same box: it comes in with the data."""
         if row is None:
-            row = self.row(title, [f"{name} {shape_str(shape)}"])
-        per_step = shape_str(drop_axis(shape, length))
+            row = self.row(title, [f"{name} {shape_str(shape)}"] + ([f"mask {shape_str(mask)}"] if mask else []))
+        per_step = shape_str(drop_axis(shape, length, self.values))
         feed = {}
         for c in cols:
             col = self.pic.columns[c]
-            feed[c] = self.ellipsis(row, c) if col.kind == "elided" else \
-                self.add(row, c, "input", [(sub(tensor, col.t), per_step)])
+            lines = [(sub(tensor, col.t), per_step)]
+            if mask is not None and col.t is not None:
+                lines.append((sub("mask", col.t), shape_str(drop_axis(mask, length, self.values))))
+            feed[c] = self.ellipsis(row, c) if col.kind == "elided" else self.add(row, c, "input", lines)
         return row, feed
+
+    def model_mask(self) -> Shape | None:
+        """The mask given with the model's input: what its first masked layer reads, unless a
+        Masking layer made it from the data (then it enters there)."""
+        for rec in self.top:
+            if rec.kind == "masking":
+                return None
+            if "mask" in rec.inputs:
+                return rec.inputs["mask"]
+        return None
+
+    def mask_details(self, rec: LayerRecord) -> list[str]:
+        """Where the mask enters a layer, and what it does there."""
+        mask = rec.inputs.get("mask")
+        if mask is None:
+            return []
+        if rec.kind in RECURRENT or rec.kind == "bidirectional":
+            return [f"mask {shape_str(mask)} in: a masked row keeps its state"]
+        return [f"mask {shape_str(mask)} in"]
 
     def feed_links(self, feed: dict[int, str], ids: dict[int, str], label: str) -> None:
         for c, dst in ids.items():
@@ -213,7 +267,7 @@ class Grid:
 
     def recurrent_details(self, rec: LayerRecord, extra: list[str] = (), output: bool = True) -> list[str]:  # type: ignore[assignment]
         backwards = bool(rec.config.get("go_backwards"))
-        details = [kind_text(rec) + (", go_backwards" if backwards else ""), *extra]
+        details = [kind_text(rec) + (", go_backwards" if backwards else ""), *extra, *self.mask_details(rec)]
         out = out_shape(rec)
         if output and out is not None:
             details.append(f"y {shape_str(out)}")
@@ -300,7 +354,8 @@ class Grid:
                 feed = {last: feed[last]}
                 self.seq = False
             row = self.row(rec.path, [kind_text(rec), f"y {shape_str(out)}", *weight_details(rec)])
-            per_step = shape_str(drop_axis(out, length))
+            # a vector (the last state read) has no time axis, whatever its sizes
+            per_step = shape_str(drop_axis(out, length, self.values) if self.seq else tuple(out))
             name = "y" if final else "e" if rec.kind == "embedding" else "a"
             ids = {}
             for c in feed:
@@ -320,7 +375,7 @@ class Grid:
         """The top layer is recurrent: its states (or last state) are the model's output."""
         shape = next(iter(self.trace.outputs.values()), ())
         row = self.row("output", [f"y {shape_str(shape)}"])
-        per_step = shape_str(drop_axis(shape, length))
+        per_step = shape_str(drop_axis(shape, length, self.values) if self.seq else tuple(shape))
         for c, src in feed.items():
             col = self.pic.columns[c]
             if col.kind == "elided":

@@ -21,8 +21,8 @@ class Box:
         row, col: where it sits (row 0 at the bottom, column 0 at the left).
         role: ``"input"`` (red), ``"state"`` (green), ``"hidden"`` (a per-step feed-forward
             layer, pale green), ``"merge"`` (a Bidirectional's merged output), ``"output"``
-            (blue), ``"empty"`` (a zero input), ``"fed"`` (an output fed back as input) or
-            ``"ellipsis"`` (the collapsed steps).
+            (blue), ``"empty"`` (a zero input), ``"fed"`` (an output fed back as input),
+            ``"failed"`` (the layer a trace failed at, bright red) or ``"ellipsis"`` (the collapsed steps).
         lines: ``(tensor, shape)`` pairs, top to bottom, e.g. ``(("h_1", "(B, 24)"), ("c_1", "(B, 24)"))``.
         ports: a name per line that links can attach to (``"h"``, ``"c"``, ``"hb"``), when the box
             holds several states that arrows reach one by one.

@@ -42,7 +42,7 @@ def _table(**options: object) -> Table:
 def _titled(title: str, table: RenderableType, notes: Iterable[str] = ()) -> Group:
     """A title line, the table and notes under it. Title and notes are plain text outside the
     table, so they wrap at the console's width, not the table's."""
-    return Group(Text(title, style="bold"), Fitting(table), *(Text(n) for n in notes))
+    return Group(Text(title, style="bold"), Fitting(table), *(n if isinstance(n, Text) else Text(n) for n in notes))
 
 
 def _spaced(parts: list[RenderableType]) -> Group:
@@ -127,7 +127,25 @@ def memory_lines(trace: Trace) -> list[str]:
     return lines
 
 
-def _summary_rows(trace: Trace) -> list[list[str]]:
+FAILED_MARK = "✗ failed"
+
+
+def _failed_row(trace: Trace, failed: LayerRecord) -> list:
+    """The layer a trace stopped at: its name and kind, what it was given, and no output."""
+    red = "bold red"
+    name = failed.path.split("/")[-1]
+    if failed.depth:
+        name = "  " * (failed.depth - 1) + "└─" + name
+    row = [Text(name, style=red), Text(failed.kind, style=red), _named(failed.inputs, "x"),
+           Text(FAILED_MARK, style=red), "-", "-"]
+    if trace.cost is not None:
+        row.append("-")
+    if trace.graph is not None:
+        row.append("-")
+    return row
+
+
+def _summary_rows(trace: Trace, failed: LayerRecord | None = None) -> list[list]:
     rows = []
     shown = display_names(r.path for r in trace.layers)  # escaped below by name_cell
     for record in trace.layers:
@@ -145,6 +163,8 @@ def _summary_rows(trace: Trace) -> list[list[str]]:
             rows[-1].append(mult_adds_cell(trace, record))
         if trace.graph is not None:  # a graph model: what each node reads
             rows[-1].append(connected_to(trace, record))
+    if failed is not None:
+        rows.append(_failed_row(trace, failed))
     return input_rows(trace) + rows
 
 
@@ -173,7 +193,7 @@ def _summary_grid(trace: Trace, rows: list[list[str]], kind: bool, mult_adds: bo
     return table
 
 
-def summary_table(trace: Trace) -> Group:
+def summary_table(trace: Trace, failed: LayerRecord | None = None, error: str | None = None) -> Group:
     """One row per layer: name, kind, input, output and state shapes, parameter count, forward Mult-Adds.
 
     Layers inside a wrapper (Bidirectional's two directions) sit indented under it, their counts in
@@ -191,13 +211,19 @@ def summary_table(trace: Trace) -> Group:
     of ``encoder``); a shared layer's later calls are rows ``name@1``, ``name@2``, their weights
     counted at the first call.
 
+    A failed trace (a ``ShapeError``'s ``partial`` and ``failed``) shows the layers that finished,
+    then the failing layer marked ``✗ failed`` (in red) with what it was given, and the error under
+    the table.
+
     Args:
-        trace: a trace from :func:`shapeviz.trace`.
+        trace: a trace from :func:`shapeviz.trace`, or the partial trace of a ``ShapeError``.
+        failed: the layer the trace failed at (``ShapeError.failed``), shown last and marked.
+        error: the error's message, written under the table.
 
     Returns:
         A ``rich.console.Group``: the title, the table and the notes.
     """
-    rows = _summary_rows(trace)
+    rows = _summary_rows(trace, failed)
     choices = [_summary_grid(trace, rows, kind=True), _summary_grid(trace, rows, kind=True, split_total=True),
                _summary_grid(trace, rows, kind=False, split_total=True),
                _summary_grid(trace, rows, kind=False, mult_adds=False)]
@@ -212,6 +238,10 @@ def summary_table(trace: Trace) -> Group:
     if trace.loss is not None:
         labels = f" on labels {shape_text(trace.labels)}" if trace.labels is not None else ""
         notes.append(f"Loss: {trace.loss}{labels}")
+    if failed is not None or error is not None:  # the outputs and totals of a run that did not finish
+        title = f"{trace.model} ({trace.model_kind}): {trace.mode}, traced up to the failure"
+        notes = notes[:1] + ([Text(f"✗ {error}", style="red")] if error else [])  # type: ignore[list-item]
+        return _titled(title, table, notes)
     notes += memory_lines(trace)
     notes += cost_lines(trace)
     return _titled(f"{safe_name(trace.model)} ({trace.model_kind}): {trace.mode}", table, notes)
@@ -273,6 +303,10 @@ def steps_table(trace: Trace, layer: str, *, backward: bool = False) -> Group:
         if not forward:
             continue
         notes = [f"z_t: {_GATES[rec.kind]}"] if rec.kind in _GATES else []
+        if any("mask_t" in step.tensors for step in forward):
+            states = ", ".join(rec.states) or "h"
+            notes.append(f"mask_t: the mask at step t, True where a row's step is real; at any step a row may be "
+                         f"masked (padding), and then keeps its state {states} from step t-1")
         if rec.config.get("go_backwards"):
             notes.append("go_backwards: step t reads the input at T-1-t")
         parts.append(_titled(f"{_layer_title(rec)}: forward", _step_grid(forward), notes))

@@ -15,7 +15,7 @@ import textwrap
 
 from shapeviz.render.picture import Box, Link, Row, Unrolled
 from shapeviz.render.unroll import unrolled
-from shapeviz.tracing.records import Trace
+from shapeviz.tracing.records import LayerRecord, Trace
 
 __all__ = ["text_diagram", "draw"]
 
@@ -397,7 +397,8 @@ def draw(pic: Unrolled) -> str:
     return "\n".join(out).rstrip() + "\n"
 
 
-def text_diagram(trace: Trace, unroll: int = 3, rolled: bool = False) -> str:
+def text_diagram(trace: Trace, unroll: int = 3, rolled: bool = False, failed: LayerRecord | None = None,
+                 error: str = "") -> str:
     """The trace's unrolled picture as text (box-drawing characters), at most 100 columns wide
     for ``unroll=3`` and typical shapes.
 
@@ -405,8 +406,10 @@ def text_diagram(trace: Trace, unroll: int = 3, rolled: bool = False) -> str:
         trace: what :func:`shapeviz.trace` returned.
         unroll: k: a sequence longer than k+1 steps shows steps 0..k-1, ``…`` and its last step.
         rolled: one box per layer, the recurrence written beside it (``↺ recurrent_kernel × T``).
+        failed, error: for the partial trace of a ``ShapeError``: the layer it failed at, drawn on
+            top as a box marked ✗, and the message under the picture.
 
     Returns:
         The diagram, lines joined by newlines; it prints nothing.
     """
-    return draw(unrolled(trace, unroll, rolled))
+    return draw(unrolled(trace, unroll, rolled, failed, error))

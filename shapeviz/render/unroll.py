@@ -41,18 +41,21 @@ class _Builder(Grid):
         for rec in self.top:
             for r in [rec, *self.children(rec)]:
                 if r.kind in RECURRENT:
-                    length = sequence_length(self.steps(r.path))
-                    if length is None:  # a trace without step records: the input's time axis
-                        length = Dim.of(r.inputs["x"][1])
+                    length = self.loop_length(r)
                     break
             if length is not None:
                 break
         cols = self.columns(length)
         x = self.trace.inputs.get("x", next(iter(self.trace.inputs.values()), ()))
-        _, feed = self.input_row("x", x, cols if has_axis(x, length) else cols[-1:], length)
-        if length is None or not has_axis(x, length):
+        seq = has_axis(x, length, self.values)
+        mask = self.model_mask() if seq else None
+        _, feed = self.input_row("x", x, cols if seq else cols[-1:], length, mask=mask)
+        if mask is not None:
+            self.pic.notes.append(f"mask_t: the mask at step t, True where a row's step is real; at any step a row may "
+                                  f"be masked (padding), and then keeps its state from step t-1")
+        if length is None or not seq:
             feed = {cols[-1]: feed[cols[-1]]} if cols[-1] in feed else feed
-        self.seq = has_axis(x, length)
+        self.seq = seq
         via: list[str] = []
         pending: list[LayerRecord] = []
         for i, rec in enumerate(self.top):
@@ -71,9 +74,10 @@ class _Builder(Grid):
                 if self.rolled and not self.seq and length is not None:  # one box for every step: say which is read
                     via.append(sub("h", length - 1 if not rec.config.get("go_backwards") else 0))
         if pending:
-            self.per_step_rows(pending, feed, length, True, via)
-        elif self.top and self.top[-1].kind in RECURRENT:
+            feed = self.per_step_rows(pending, feed, length, self.failed is None, via)
+        elif self.top and self.top[-1].kind in RECURRENT and self.failed is None:
             self.output_row(feed, length)
+        self.feed = feed
         self.note_elided(cols, length)
 
     def after_recurrent(self, rec: LayerRecord, ids: dict[int, str], cols: list[int]) -> dict[int, str]:
@@ -92,7 +96,7 @@ class _Builder(Grid):
         if len(subs) != 2:
             raise ConfigError(f"the trace of {rec.path} has {len(subs)} directions recorded, expected 2")
         fw, bw = subs
-        details = [kind_text(rec), f"← {bw.path.split('/')[-1]}: {kind_text(bw)}, go_backwards",
+        details = [kind_text(rec), *self.mask_details(rec), f"← {bw.path.split('/')[-1]}: {kind_text(bw)}, go_backwards",
                    *(f"   {w}" for w in weight_details(bw)), f"→ {fw.path.split('/')[-1]}: {kind_text(fw)}",
                    *(f"   {w}" for w in weight_details(fw))]
         row = self.row(rec.path, details, 0)
@@ -120,9 +124,12 @@ class _Builder(Grid):
         name = "y" if last else "m"
 
         def lines(t: Any) -> list[tuple[str, str]]:
+            def per_step(shape: Any) -> str:  # the last states (not seq) have no time axis to drop
+                return shape_str(drop_axis(shape, length, self.values) if seq else tuple(shape))
+
             if mode is None:
-                return [(sub(f"{k}", t), shape_str(drop_axis(v, length))) for k, v in rec.outputs.items()]
-            return [(sub(name, t), shape_str(drop_axis(out, length)))]
+                return [(sub(f"{k}", t), per_step(v)) for k, v in rec.outputs.items()]
+            return [(sub(name, t), per_step(out))]
 
         note = str(mode) if mode is not None else "not merged"
         h_fw, h_bw = fw_ports[0], bw_ports[0]
@@ -204,8 +211,8 @@ class _Builder(Grid):
         if not enc or len(enc) != len(dec):
             raise ConfigError(f"the trace of {self.trace.model} does not show an encoder and a decoder of the same "
                               f"depth (encoder {[r.path for r in enc]}, decoder {[r.path for r in dec]})")
-        t_in = sequence_length(self.steps(enc[0].path)) or Dim.of(enc[0].inputs["x"][1])
-        t_out = sequence_length(self.steps(dec[0].path)) or Dim.of(dec[0].inputs["x"][1])
+        t_in = self.loop_length(enc[0])
+        t_out = self.loop_length(dec[0])
         self.seq = True
         ecols = self.columns(t_in, "encoder")
         dcols = self.columns(t_out, "decoder")
@@ -239,10 +246,32 @@ class _Builder(Grid):
             lay_out_graph(self)
         else:
             self.sequential()
+        if self.failed is not None:
+            self.failed_row()
         return self.pic
 
+    def failed_row(self) -> None:
+        """The layer the trace failed at, on top: one box marked ✗ (drawn red), fed by the last
+        boxes drawn (what it was given), and the error under the picture."""
+        rec = self.failed
+        assert rec is not None
+        given = ", ".join(f"{k} {shape_str(v)}" for k, v in rec.inputs.items())
+        row = self.row(rec.path, [kind_text(rec), *([f"given {given}"] if given else []), "✗ failed here"])
+        feed = getattr(self, "feed", None) or {}
+        if not feed and self.pic.boxes:  # the other layouts: the top row drawn so far
+            top = max(b.row for b in self.pic.boxes if b.row != row)
+            feed = {b.col: b.id for b in self.pic.boxes if b.row == top and b.role != "ellipsis"}
+        col = max(feed) if feed else 0
+        box = self.add(row, col, "failed", [(rec.path.split("/")[-1], "✗ failed")], kind_text(rec))
+        for c, src in sorted(feed.items()):
+            if not self.elided(c):
+                self.link(src, box, "kernel", weight_label(rec))
+        self.pic.title += ", traced up to the failure"
+        self.pic.notes += [f"✗ {line}" if i == 0 else line for i, line in enumerate(self.error.splitlines())]
 
-def unrolled(trace: Trace, unroll: int = 3, rolled: bool = False) -> Unrolled:
+
+def unrolled(trace: Trace, unroll: int = 3, rolled: bool = False, failed: LayerRecord | None = None,
+             error: str = "") -> Unrolled:
     """The unrolled (or rolled) picture of ``trace`` as rows, columns, boxes and links.
 
     Args:
@@ -250,10 +279,15 @@ def unrolled(trace: Trace, unroll: int = 3, rolled: bool = False) -> Unrolled:
         unroll: k, the steps drawn before a long sequence collapses: steps 0..k-1, an
             ellipsis, and the last step. A sequence of at most k+1 steps is drawn whole.
         rolled: one box per layer instead, its recurrence a self-loop (``× T``).
+        failed: for the partial trace of a ``ShapeError`` (``error.partial``), the layer it failed
+            at (``error.failed``): drawn on top as a box marked ✗, fed by what it was given.
+        error: the error's message, written under the picture.
 
     Returns:
         An :class:`Unrolled`; its size does not depend on the sequence's length.
     """
     if isinstance(unroll, bool) or not isinstance(unroll, int) or unroll < 1:
         raise ConfigError(f"unroll must be a positive number of steps, got {unroll!r}")
-    return _Builder(trace, unroll, rolled).build()
+    builder = _Builder(trace, unroll, rolled)
+    builder.failed, builder.error = failed, error
+    return builder.build()

@@ -116,6 +116,8 @@ class _Session:
         self.concrete = False  # real arrays in: the loops run every step, records keep 0, 1, T-1
         self.stopped_at: str | None = None  # the step an error left a time loop at (for its message)
         self.suffix = ""  # "@1" while a graph model runs the second call of a shared layer
+        self.inputs: dict[str, tuple] = {}  # the model's inputs, as declared (for a partial trace)
+        self.failed: tuple[Layer, str, tuple] | None = None  # the innermost layer a ShapeError left, its args
         self.ctx.on_grad = self.on_grad
         self.counter = Counter(self.locate)  # the operations run, by layer, phase and step
         self.ctx.counter = self.counter
@@ -310,6 +312,8 @@ class _Session:
                     try:
                         result = orig(*args, **kwargs)
                     except Exception as error:  # say where, with the operands and a hint
+                        if self.failed is None:  # the innermost layer fails first
+                            self.failed = (layer, path, args)
                         converted = hints.convert(error, self, layer, path, args, kwargs)
                         if converted is None:
                             raise  # not about the user's shapes: a bug to see with its traceback
@@ -468,6 +472,34 @@ def trace(model: Model, inputs: Any, *, dims: Any = None, expect: dict[str, str]
         A :class:`Trace`. Raises :class:`ShapeError` saying where a shape goes wrong.
     """
     session = _Session(model, all_steps)
+    try:
+        return _run(session, model, inputs, dims, expect, labels, mask, loss, backward, training, roles)
+    except ShapeError as error:  # keep what was traced before the failure, for a partial picture
+        error.partial, error.failed = partial_trace(session, model)
+        raise
+
+
+def partial_trace(session: _Session, model: Model) -> tuple[Trace, LayerRecord | None]:
+    """What a failed run recorded: the layers that finished (in the model's order) and their steps,
+    and the layer that failed as a record of its kind, options and what it was given (no outputs)."""
+    records = [session.layer_records[p] for p in session.registered if p in session.layer_records]
+    failed = None
+    if session.failed is not None and session.failed[1] not in session.layer_records:
+        layer, path, args = session.failed
+        x = args[0] if args else None
+        inputs = ({f"x{i}": shape_of(v) for i, v in enumerate(x)} if isinstance(x, (list, tuple))
+                  else {"x": shape_of(x)} if x is not None else {})
+        failed = LayerRecord(path=path, kind=layer.kind, inputs=inputs, params={k: tuple(v.shape) for k, v in
+                             layer.params.items()}, config=layer.config(), depth=session.depths.get(path, 0))
+    partial = Trace(model=model.name, model_kind=model.kind, mode=model.mode, inputs=dict(session.inputs),
+                    layers=records, steps=list(session.steps), bindings=dict(session.ctx.bindings),
+                    dtype=str(model.dtype),
+                    options={k: getattr(model, k) for k in ("steps", "feedback") if hasattr(model, k)})
+    return partial, failed
+
+
+def _run(session: _Session, model: Model, inputs: Any, dims: Any, expect: dict[str, str] | None, labels: Any,
+         mask: Any, loss: Any, backward: bool, training: bool, roles: dict[str, str] | None) -> Trace:
     ctx = session.ctx
     given = parse_dims(dims)
     expect = dict(expect or {})
@@ -497,6 +529,7 @@ def trace(model: Model, inputs: Any, *, dims: Any = None, expect: dict[str, str]
             if isinstance(decl, np.ndarray):
                 dtype = decl.dtype
             sym_inputs.append(SymArray(shape, dtype, name=name))
+            session.inputs[name] = sym_inputs[-1].shape
         # copies: a batch sliced from a dataset is a view of all of it, and BPTT memory counts bases
         real_inputs = [np.array(d, copy=True) for d in declared] if session.concrete else None
         for n, v in given.items():
