@@ -118,13 +118,13 @@ def _trace_expectations(loaded: Any, inputs: Any, given: dict[str, int], checked
 
 def check_expectation_names(loaded: Any, declared: Any, sizes: dict[str, int], checked: dict[str, str]) -> None:
     """An expectation naming no layer of the model is unusable input (exit 2), even when the shapes fail."""
-    from shapeviz.tracing import hints
+    from shapeviz.tracing import expectations
 
     def paths(layer: Any, prefix: str = "") -> list[str]:
         path = prefix + layer.name
         return [path] + [p for sub in layer.sublayers() for p in paths(sub, path + "/")]
 
-    class _Names:  # what hints.check_expectation_names reads of a trace session
+    class _Names:  # what expectations.check_expectation_names reads of a trace session
         registered = [p for layer in loaded.model.layers for p in paths(layer)]
 
-    hints.check_expectation_names(_Names(), checked)  # type: ignore[arg-type]
+    expectations.check_expectation_names(_Names(), checked)  # type: ignore[arg-type]

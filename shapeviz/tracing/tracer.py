@@ -20,7 +20,7 @@ from shapeviz.core.inputs import InputSpec
 from shapeviz.core.layer import Layer
 from shapeviz.core.model import Model
 from shapeviz.errors import ConfigError, ShapeError, ShapeVizError
-from shapeviz.tracing import hints
+from shapeviz.tracing import expectations, hints
 from shapeviz.tracing.context import ROLES, TraceContext, activate
 from shapeviz.tracing.cost import build as build_cost
 from shapeviz.tracing.counting import Counter
@@ -542,7 +542,7 @@ def _run(session: _Session, model: Model, inputs: Any, dims: Any, expect: dict[s
             for layer in model.layers:
                 session.register(layer, layer.name, 0, prev)
                 prev = layer
-        hints.check_expectation_names(session, expect)  # before the run: a typo is not a shape problem
+        expectations.check_expectation_names(session, expect)  # before the run: a typo is not a shape problem
         session.wrap_all(stack)
         session.wrap_model(stack)
         stack.enter_context(backend.override(steps=session.steps_hook, mask=session.mask_hook,
@@ -568,7 +568,7 @@ def _run(session: _Session, model: Model, inputs: Any, dims: Any, expect: dict[s
             outputs = {n: shape_of(v) for n, v in zip(out_names, y)}
         else:
             outputs = {f"y{i}": shape_of(v) for i, v in enumerate(y)} if multi else {"y": shape_of(y)}
-        hints.check_expectations(session, expect, y)
+        expectations.check_expectations(session, expect, y)
         labels_shape = None
         loss_name = None
         dy: Any = _cotangent(y, session.concrete, np.random.default_rng(1))
