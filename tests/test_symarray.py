@@ -249,7 +249,7 @@ def test_a_symbolic_index_outside_its_axis() -> None:
 
 
 def test_rows_and_blocks_are_shared_views_counted_once() -> None:
-    from shapeviz.tracing.tracer import _cache_bytes
+    from shapeviz.tracing.session import _cache_bytes
     buf = sym(4, 3, 8, name="buf")  # (T, B, 4H) pre-activations, B = 3 and H = 2 concrete
     rows = [buf[t] for t in range(-4, 4)]
     assert all(r is rows[0] and r.base is buf for r in rows) and rows[0].shape == (3, 8)

@@ -18,7 +18,7 @@ from shapeviz.tracing.parse import parse_shape
 from shapeviz.tracing.symarray import shape_of
 
 if TYPE_CHECKING:  # pragma: no cover
-    from shapeviz.tracing.tracer import _Session
+    from shapeviz.tracing.session import _Session
 
 
 def _expectation_hint(session: "_Session", expected: list, actual: tuple, layer_path: str | None) -> str | None:

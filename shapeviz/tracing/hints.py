@@ -18,7 +18,7 @@ from shapeviz.tracing.dims import Dim, shape_str
 from shapeviz.tracing.symarray import shape_of
 
 if TYPE_CHECKING:  # pragma: no cover
-    from shapeviz.tracing.tracer import _Session
+    from shapeviz.tracing.session import _Session
 
 _UNSIZED = re.compile(r"dimension (\S+) has no size yet")
 
