@@ -6,6 +6,9 @@ without a traceback (``--debug`` shows it) and exits 0 when all is well, 1 when 
 were found (a shape mismatch, a failed check, a NaN/inf loss in training), 2 when the input
 is unusable, 130 on Ctrl-C. Nothing heavy is imported here: each command imports the tracer,
 the renderers (rich, graphviz) or the trainer when it runs.
+
+Past 400 lines for one reason: it is the single home of what every command shares (options,
+exit codes, paths, data files); spreading it would give each command its own variant.
 """
 
 from __future__ import annotations

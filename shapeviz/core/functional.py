@@ -1,4 +1,9 @@
-"""Functional: a model that is any directed acyclic graph of layer calls (Keras's functional API)."""
+"""Functional: a model that is any directed acyclic graph of layer calls (Keras's functional API).
+
+Past 400 lines for one reason: forward, backward, the masks, the output layouts and truncated
+BPTT's states are one walk over the same nodes; the graph itself (Input, tensors, nodes) lives in
+:mod:`shapeviz.core.graph`.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,8 @@
-"""Keras's IMDB reviews: the ``imdb.npz`` format, ``load_data``, ``pad_sequences`` and a synthetic corpus."""
+"""Keras's IMDB reviews: the ``imdb.npz`` format, ``load_data``, ``pad_sequences`` and a synthetic corpus.
+
+Past 400 lines for one reason: Keras's file format, its loader's options (maxlen, skip_top,
+oov_char, ...) and the synthetic corpus that stands in for the download are one data set.
+"""
 
 from __future__ import annotations
 

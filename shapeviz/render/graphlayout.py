@@ -11,6 +11,9 @@ vector no sequence made (a one-to-many's input), under the first step that reads
 The edges between rows: a layer reading the row below at each step (its kernel), a state handed
 to a recurrent layer's first step (``initial state h``), each step's operands of a merge, every
 step a pooling reads (``reduce``), and a RepeatVector's vector copied along its row.
+
+Past 400 lines for one reason: it is one layout algorithm (rows, panels, columns and the edge
+kinds), whose parts only make sense together.
 """
 
 from __future__ import annotations

@@ -4,6 +4,10 @@ Every function returns a renderable and prints nothing; print it with a ``rich.c
 Shapes keep their dim names (``(B, T, 128)``); the sizes bound to the names are listed under
 the summary and in :func:`bindings_table`. For shapes with the numbers in, render
 ``trace.bind()`` (or ``trace.bind(B=32)``) instead of ``trace``.
+
+Past 400 lines for one reason: it holds every table of a Trace (summary, steps, gradients, dims,
+cost), which share the column-fitting and naming helpers; the formatting of names, costs and
+narrow layouts lives in :mod:`.narrow`, :mod:`.costfmt` and :mod:`.fmt`.
 """
 
 from __future__ import annotations

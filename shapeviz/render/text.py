@@ -7,6 +7,9 @@ that are not neighbours (a merge that reads step 0 and step T-1, a rolled view's
 back) is routed around the boxes; one between the two panels of an encoder-decoder (the
 encoder's state handed to the decoder), or one no free route is found for, is written under
 the panel it leaves.
+
+Past 400 lines for one reason: the router that takes a link around the boxes through blank cells
+is most of it, and it only makes sense beside the grid of cells it routes through.
 """
 
 from __future__ import annotations

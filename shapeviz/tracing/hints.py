@@ -5,6 +5,9 @@ error, the layer that raised it, its neighbours' options (``return_sequences``, 
 ``merge_mode``, ``time_major``) and the roles of the dims involved, and says what a
 colleague would: what is wrong, where, where each dim got its size, and what to do.
 It never re-derives a layer's output shape.
+
+Past 400 lines for one reason: it is one catalogue of hints, each reading the same error
+context (layer, neighbours, roles of the dims); expectations live in :mod:`.expectations`.
 """
 
 from __future__ import annotations
