@@ -302,7 +302,9 @@ class Functional(Model):
         if states:
             kwargs["initial_state"] = states
         try:
-            layer.ensure_built(xs[0], self.init_rng, self.dtype)
+            # a merge (Merge.ensure_built) builds from its whole list; other layers from their first input
+            own = node.listed and type(layer).ensure_built is not Layer.ensure_built
+            layer.ensure_built(x if own else xs[0], self.init_rng, self.dtype)
             out, cache = layer.forward(x, **kwargs)
             out_mask = self._output_mask(node, x, mask) if takes_mask else None
         except ShapeVizError as error:

@@ -82,7 +82,7 @@ LAYER_KINDS: dict[str, tuple[type[Layer], dict[str, ValueType], tuple[str, ...]]
     "dense": (Dense, {"units": INT, "activation": STRING, "use_bias": BOOL, "kernel_initializer": STRING},
               ("units",)),
     "embedding": (Embedding, {"input_dim": INT, "output_dim": INT, "mask_zero": BOOL,
-                              "embeddings_initializer": STRING}, ("input_dim", "output_dim")),
+                              "embeddings_initializer": STRING, "float_ids": BOOL}, ("input_dim", "output_dim")),
     "dropout": (Dropout, {"rate": NUMBER, "noise_shape": ARRAY}, ("rate",)),
     "masking": (Masking, {"mask_value": NUMBER}, ()),
     "simple_rnn": (SimpleRNN, {"units": INT, "activation": STRING, **_RECURRENT}, ("units",)),
