@@ -171,7 +171,8 @@ def trace_loaded(loaded: Any, inputs: Any, dims: dict[str, int], expect: dict[st
     wanted = dict(loaded.expect)
     wanted.update(expect or {})
     return trace(loaded.model, inputs, dims=given, expect=wanted, labels=loaded.labels, mask=loaded.mask,
-                 loss=loaded.loss if loaded.labels else None, roles=loaded.roles, **kwargs)
+                 loss=loaded.loss if loaded.labels else None, roles=loaded.roles,
+                 provenance={k: v for k, v in loaded.provenance.items() if k not in dims}, **kwargs)
 
 
 def load_source(model: str) -> Any:

@@ -30,7 +30,8 @@ def report(ctx: click.Context, model: str, input_: str | None, dims: tuple[str, 
 
     """
     inputs, given = parse_options(input_, dims)
-    tr = trace_loaded(load_source(model), inputs, given)
+    loaded = load_source(model)
+    tr = trace_loaded(loaded, inputs, given)
     if fmt == "json":
         from shapeviz.render.jsonform import dumps
 
@@ -39,6 +40,8 @@ def report(ctx: click.Context, model: str, input_: str | None, dims: tuple[str, 
     from shapeviz.render.tables import bindings_table, grads_table, steps_table, summary_table
 
     console = settings_of(ctx).console()
+    if getattr(loaded.model, "_keras_source", None) is not None:  # an imported model: say what was read
+        console.print(f"from {loaded.source}", markup=False, highlight=False)
     console.print(summary_table(tr))
     if steps:
         for record in tr.layers:

@@ -184,6 +184,13 @@ class Model:
     def load_weights(self, path: Any) -> None:
         _trainer("load_weights")(self, path)
 
+    def save_keras(self, path: Any) -> None:
+        """Write this model's weights into a copy of the ``.keras`` file it was imported from
+        (``shapeviz.from_keras``), at ``path``: the config is kept as it was, so Keras loads it."""
+        from shapeviz.frontends.keras.saving import save_keras  # the front end, only when asked for
+
+        save_keras(self, path)
+
     def summary_name(self) -> str:
         return f"{type(self).__name__} {self.name!r}"
 

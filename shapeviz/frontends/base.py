@@ -29,6 +29,8 @@ class Loaded:
         loss: the loss (name or object) the source declares, or None.
         spec: the :class:`~shapeviz.frontends.spec.Spec`, for a spec.
         roles: roles of named dims, ``{"T_in": "time"}``.
+        provenance: where sizes in ``dims`` come from, ``{"T": "the model's Input layer 'ids'"}``
+            (messages say it; by default "the given sizes").
     """
 
     model: Model
@@ -41,6 +43,7 @@ class Loaded:
     loss: Any = None
     spec: Any = None
     roles: dict[str, str] = field(default_factory=dict)
+    provenance: dict[str, str] = field(default_factory=dict)
 
 
 def default_inputs(model: Model) -> Any:

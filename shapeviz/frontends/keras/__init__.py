@@ -59,9 +59,7 @@ def load(source: Any) -> Loaded:
             "live": "a live model"}[read.fmt]
     label = f"{read.where} ({what} saved by {version}" + \
         (", weights freshly initialised)" if read.weights is None else ")")
-    loaded = Loaded(model, label, inputs=inputs, dims=dims, roles=roles)
-    loaded.provenance = provenance  # type: ignore[attr-defined]
-    return loaded
+    return Loaded(model, label, inputs=inputs, dims=dims, roles=roles, provenance=provenance)
 
 
 def from_keras(path_or_model: Any) -> Any:

@@ -43,6 +43,8 @@ class KerasSource:
         keras_version: the version that saved it (``"3.15.1"``, ``"2.15.0"``), or None if unknown.
         paths: for a ``.keras`` file, per layer name the weight datasets' paths in the weights h5
             (what :mod:`.saving` overwrites).
+        archive: for a ``.keras`` file, every member's bytes as read (what :mod:`.saving` writes
+            back, with new weights in ``model.weights.h5``).
     """
 
     config: dict
@@ -51,6 +53,7 @@ class KerasSource:
     fmt: str
     keras_version: str | None = None
     paths: dict[str, list[str]] = field(default_factory=dict)
+    archive: dict[str, bytes] = field(default_factory=dict, repr=False)
 
     @property
     def keras2(self) -> bool:
@@ -125,6 +128,7 @@ def read_keras_zip(path: str) -> KerasSource:
         if "model.weights.h5" not in names:
             raise ModelLoadError(f"{path}: a .keras file must hold model.weights.h5, this one holds {sorted(names)}")
         blob = archive.read("model.weights.h5")
+        members = {n: archive.read(n) for n in archive.namelist()}
     h5py = h5py_module()
     weights: dict[str, list[np.ndarray]] = {}
     paths: dict[str, list[str]] = {}
@@ -139,7 +143,7 @@ def read_keras_zip(path: str) -> KerasSource:
             found = _walk(group, f"layers/{key}")
             weights[str(name or key)] = [np.array(f[q]) for q in found]
             paths[str(name or key)] = found
-    return KerasSource(config, weights, path, "keras", version, paths)
+    return KerasSource(config, weights, path, "keras", version, paths, members)
 
 
 def _walk(group: Any, prefix: str) -> list[str]:
