@@ -99,7 +99,7 @@ class Embedding(Layer):
                 where = np.unravel_index(bad[0], x.shape)
                 raise InputError(
                     f"layer {self.name!r} ({self.kind}) takes whole-number float ids (as Keras casts them), "
-                    f"got {x[where]!r} at {tuple(int(i) for i in where)}"
+                    f"got {float(x[where])!r} at {tuple(int(i) for i in where)}"
                     + (f" and {bad.size - 1} more fractional or non-finite values" if bad.size > 1 else ""))
         lo, hi = int(x.min()), int(x.max())
         if lo < 0 or hi >= self.input_dim:
