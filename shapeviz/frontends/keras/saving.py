@@ -14,6 +14,7 @@ from typing import IO, Any
 import numpy as np
 
 from shapeviz.atomic import atomic_write
+from shapeviz.core.model import register_keras_writer
 from shapeviz.errors import ShapeVizError
 from shapeviz.frontends.keras.files import h5py_module
 
@@ -59,3 +60,6 @@ def save_keras(model: Any, path: Any) -> None:
                 out.writestr(name, weights_blob if name == "model.weights.h5" else data)
 
     atomic_write(path, write)
+
+
+register_keras_writer(save_keras)  # Model.save_keras calls it (shapeviz.hooks names this module)
