@@ -103,7 +103,7 @@ def supported() -> list[str]:
     return sorted(CONVERTERS)
 
 
-def short(value: Any, limit: int = 80) -> str:
+def short(value: Any, limit: int = 160) -> str:
     text = repr(value)
     return text if len(text) <= limit else text[:limit - 3] + "..."
 
