@@ -22,9 +22,10 @@ from shapeviz.errors import NonFiniteError, ShapeError, ShapeVizError
 
 PROBLEMS, UNUSABLE, INTERRUPTED = 1, 2, 130
 
-MODEL_HELP = ("MODEL is a spec file (model.toml, model.json: no code runs) or Python code that makes "
-              "the model: path/to/file.py:build or package.module:build (this runs that code, as pytest "
-              "runs a test file; build is a model or a function returning one).")
+MODEL_HELP = ("MODEL is a spec file (model.toml, model.json: no code runs), a Keras model file "
+              "(model.keras, model.h5, or model.to_json() saved as .json: read without Keras), or Python code "
+              "that makes the model: path/to/file.py:build or package.module:build (this runs that code, as "
+              "pytest runs a test file; build is a model or a function returning one).")
 
 
 def add_model_help(command: click.Command) -> None:
