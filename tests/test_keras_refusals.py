@@ -138,3 +138,29 @@ def test_save_keras_needs_a_keras_file(tmp_path):
     from shapeviz import LSTM, Sequential
     with pytest.raises(ShapeVizError, match="it was not imported from a Keras model"):
         Sequential([LSTM(2)]).save_keras(tmp_path / "out.keras")
+
+
+def test_the_docs_list_every_converter_and_option():
+    """A new converter or option shows up here until docs/keras.md lists it."""
+    from pathlib import Path
+
+    from shapeviz.frontends.keras.registry import CONVERTERS
+    docs = (Path(__file__).parent.parent / "docs" / "keras.md").read_text(encoding="utf-8")
+    for name, conv in CONVERTERS.items():
+        assert f"`{name}`" in docs, name
+        for key in conv.honours - {"name"}:
+            assert f"`{key}`" in docs, (name, key)
+
+
+def test_the_example_files_open_without_keras():
+    pytest.importorskip("h5py", reason="reading Keras weights needs h5py")
+    from pathlib import Path
+
+    examples = Path(__file__).parent.parent / "examples" / "keras"
+    imdb = load(str(examples / "imdb_lstm.keras"))
+    # Keras's own summary() of this file: Embedding 32,000, LSTM 8,320, Dense 33, total 40,353
+    assert [lay.count_params() for lay in imdb.model.layers] == [32000, 8320, 33]
+    assert imdb.inputs == "(B, T)" and "saved by Keras 3.15.1" in imdb.source
+    seq2seq = load(str(examples / "lstm_seq2seq.keras"))
+    assert seq2seq.inputs == {"encoder_inputs": "(B, T_in, 71)", "decoder_inputs": "(B, T_out, 93)"}
+    assert seq2seq.model.count_params() == 32509
