@@ -223,3 +223,93 @@ def test_train_command_saves_a_keras_file(tmp_path):
     twin = shapeviz.from_keras(tmp_path / "out.keras")
     assert rel(back.predict(x, verbose=0), twin.predict(x)) <= TOL
     assert rel(back.predict(x, verbose=0), km.predict(x, verbose=0)) > 1e-4  # the weights are the trained ones
+
+
+# -- every layer and option the front end takes -------------------------------------------
+def bidirectional_modes():
+    inp = keras.Input((None, 3), name="x")
+    outs = []
+    for mode in ("concat", "sum", "mul", "ave"):
+        outs.append(L.Bidirectional(L.GRU(4, return_sequences=True), merge_mode=mode, name=f"bi_{mode}")(inp))
+    both = L.Bidirectional(L.LSTM(4), merge_mode=None, name="bi_none")(inp)
+    custom = L.Bidirectional(L.LSTM(4, return_sequences=True),
+                             backward_layer=L.LSTM(4, return_sequences=True, go_backwards=True,
+                                                   use_bias=False), name="bi_custom")(inp)
+    seq = L.Concatenate()(outs + [custom])
+    flat = L.Concatenate()([L.GlobalAveragePooling1D()(seq), *both])
+    return keras.Model(inp, L.Dense(2)(flat)), lambda rng: rng.normal(size=(3, 5, 3)).astype("float32")
+
+
+def recurrent_options():
+    inp = keras.Input((None, 3), name="x")
+    a = L.LSTM(4, use_bias=False, unit_forget_bias=False, return_sequences=True, go_backwards=True,
+               unroll=True)(inp)
+    y, h = L.GRU(4, return_state=True, activation="tanh", dropout=0.1, recurrent_dropout=0.1)(a)
+    s = L.SimpleRNN(4, activation="relu", use_bias=False, go_backwards=True)(inp)
+    return keras.Model(inp, [L.Add()([y, h]), L.Dense(2)(s)]), \
+        lambda rng: rng.normal(size=(3, 5, 3)).astype("float32")
+
+
+def plumbing():
+    inp = keras.Input((6, 4), name="frames")
+    x = L.SpatialDropout1D(0.2)(inp)
+    x = L.TimeDistributed(L.Dense(4, activation="tanh"))(x)
+    p = L.Permute((2, 1))(x)  # (B, 4, 6)
+    r = L.Reshape((6, 4))(L.Flatten()(p))
+    seq = L.LSTM(5, return_sequences=True)(L.Activation("relu")(r))
+    a = L.Dense(5)(seq)
+    merged = L.Average()([L.Subtract()([seq, a]), L.Multiply()([seq, a])])
+    top = L.GlobalMaxPooling1D()(merged)
+    rep = L.RepeatVector(3)(top)
+    return keras.Model(inp, L.SimpleRNN(2, return_sequences=True)(rep)), \
+        lambda rng: rng.normal(size=(3, 6, 4)).astype("float32")
+
+
+def masked_merges():
+    a = keras.Input((None,), name="a")
+    b = keras.Input((None,), name="b")
+    shared = L.Embedding(20, 4, mask_zero=True, name="shared")
+    sa = L.LSTM(3, return_sequences=True)(shared(a))
+    sb = L.LSTM(3, return_sequences=True)(shared(b))  # a shared layer: its second call is node 1
+    cat = L.Concatenate()([sa, sb])
+    added = L.Add()([sa, sb])
+    out = L.Concatenate()([L.GRU(2)(cat), L.GRU(2)(added), L.GlobalAveragePooling1D()(sa)])
+    return keras.Model([a, b], out), lambda rng: [ids(rng, 4, 6, 20), np.flip(ids(rng, 4, 6, 20), axis=0).copy()]
+
+
+MORE = {"bidirectional_modes": bidirectional_modes, "recurrent_options": recurrent_options, "plumbing": plumbing,
+        "masked_merges": masked_merges}
+
+
+@pytest.mark.parametrize("make", list(MORE.values()), ids=list(MORE))
+def test_every_layer_and_option_predicts_what_keras_predicts(make, tmp_path):
+    km, x = build(make)
+    expected = km.predict(x, verbose=0)
+    km.save(tmp_path / "m.keras")
+    loaded = load(str(tmp_path / "m.keras"))
+    got = loaded.model.forward(x)[0]
+    for mine, theirs in zip(got if isinstance(got, list) else [got], expected if isinstance(expected, list)
+                            else [expected]):
+        assert rel(mine, theirs) <= TOL
+    assert loaded.model.count_params() == km.count_params()
+
+
+def test_a_mask_keras_hands_a_layer_that_the_twin_would_not_is_refused(tmp_path):
+    from shapeviz.frontends.keras import KerasImportError
+    ids_in = keras.Input((None,), name="ids")
+    feats = keras.Input((None, 3), name="feats")
+    y = L.LSTM(4, name="lstm")(feats, mask=keras.ops.not_equal(ids_in, 0))  # a mask from another input
+    keras.Model([ids_in, feats], y).save(tmp_path / "m.keras")
+    with pytest.raises(KerasImportError, match=r"layer 'lstm' \(LSTM\): Keras hands this call the mask \(ids != 0\), "
+                       r"shapeviz's graph would hand it none"):
+        load(str(tmp_path / "m.keras"))
+
+
+def test_an_operation_on_the_data_is_refused(tmp_path):
+    from shapeviz.frontends.keras import KerasImportError
+    x = keras.Input((None, 3), name="x")
+    y = L.LSTM(4, name="lstm")(keras.ops.tanh(x))
+    keras.Model(x, y).save(tmp_path / "m.keras")
+    with pytest.raises(KerasImportError, match=r"layer 'lstm' \(LSTM\) reads the result of the operation 'tanh' "
+                       r"\(Tanh\): operations \(keras.ops calls\) in a functional model are not supported"):
+        load(str(tmp_path / "m.keras"))

@@ -19,8 +19,20 @@ from shapeviz.frontends.keras.files import KerasSource
 from shapeviz.frontends.keras.layers import InputMarker
 from shapeviz.frontends.keras.registry import KerasImportError, convert, raise_problems
 
-#: the Keras ops a Keras 3 functional config records for mask computations (read as masks)
-MASK_OPS = ("NotEqual", "Any")
+#: the Keras ops a Keras 3 functional config records for mask computations: NotEqual and Any are
+#: read as the masks they compute; LogicalOr as the OR of masks; the others (a Concatenate's
+#: ExpandDims, ZerosLike, ...) as "some mask", whose presence is checked
+MASK_OPS = ("NotEqual", "Any", "LogicalOr", "LogicalAnd", "ExpandDims", "ZerosLike", "OnesLike", "Cast", "Concatenate")
+
+
+def _is_op(entry: dict) -> bool:
+    """Whether a config entry is a Keras operation rather than a layer: its module says so (a
+    ``.keras`` file), or, where the module is not written (a Keras 3 ``.h5``), a mask op's class with
+    an op's bare config."""
+    module = str(entry.get("module") or "")
+    if module:
+        return module.startswith("keras.src.ops")
+    return entry.get("class_name") in MASK_OPS and "trainable" not in entry.get("config", {})
 _RECURRENT = ("LSTM", "GRU", "SimpleRNN", "Bidirectional")
 
 
@@ -186,7 +198,7 @@ def _functional(cfg: dict, source: KerasSource, problems: list[str]) -> tuple[An
         keras3 = any(isinstance(n, dict) for n in nodes)
         these = _calls_keras3(name, nodes) if keras3 else _calls_keras2(name, cls, nodes)
         classes[name], configs[name] = cls, lcfg
-        if cls in MASK_OPS:  # an op entry (module keras.src.ops...), not a layer
+        if _is_op(entry):  # an operation (keras.src.ops), not a layer
             if these:
                 ops[name] = these[0]
                 these[0].op_class = cls
@@ -194,6 +206,16 @@ def _functional(cfg: dict, source: KerasSource, problems: list[str]) -> tuple[An
         made[name] = convert(cls, name, lcfg, source.keras2, problems)
         calls += these
         explicit = explicit or keras3
+    if problems:
+        return None, {}
+
+    for call in calls:
+        for r in call.inputs + call.states:
+            if r[0] in ops:
+                op = ops[r[0]]
+                problems.append(f"layer {call.layer!r} ({classes[call.layer]}) reads the result of the operation "
+                                f"{r[0]!r} ({op.op_class}): operations (keras.ops calls) in a functional model are not "
+                                "supported, only the mask computations Keras records")
     if problems:
         return None, {}
 
@@ -258,6 +280,10 @@ def _keras_mask_token(ref: Any, ops: dict, tensors_masks: dict) -> Any:
             return ("ne", inner, float(value))
         if kind == "Any":
             return ("any", _keras_mask_token(inner, ops, tensors_masks))
+        if kind == "LogicalOr" and len(op.inputs) >= 1:
+            parts = [_keras_mask_token(r, ops, tensors_masks) for r in op.inputs]
+            parts += [_keras_mask_token(_ref(a), ops, tensors_masks) for a in op.const if _is_ref(a)]
+            return _or_token(parts)
     return ("opaque", ref)
 
 
@@ -298,8 +324,8 @@ def _run_call(call: Call, layer: Any, cls: str, cfg: dict, tensors: dict, masks:
 def _differs(given: Any, keras: Any) -> bool:
     if keras is None or given is None:
         return (keras is None) != (given is None)
-    if isinstance(keras, tuple) and keras and keras[0] == "opaque":
-        return False  # a mask Keras computes by ops shapeviz does not read: its presence agrees
+    if isinstance(keras, tuple) and keras and keras[0] == "opaque" or given == ("some mask",):
+        return False  # a mask computed by ops shapeviz does not read: its presence agrees
     return given != keras
 
 
@@ -312,7 +338,11 @@ def _show(token: Any) -> str:
         return f"any{_show(token[1])}"
     if token[0] == "rev":
         return f"reversed{_show(token[1])}"
-    return str(token)
+    if token[0] in ("or", "and"):
+        return "(" + f" {'|' if token[0] == 'or' else '&'} ".join(sorted(_show(t) for t in token[1])) + ")"
+    if token[0] == "opaque":
+        return f"computed by {token[1][0]!r}"
+    return "a mask"
 
 
 def _shapeviz_mask(layer: Any, cls: str, call: Call, given: Any) -> Any:
@@ -330,10 +360,24 @@ def _shapeviz_mask(layer: Any, cls: str, call: Call, given: Any) -> Any:
         return ("rev", given) if getattr(layer, "go_backwards", False) and cls != "Bidirectional" else given
     if call.listed:
         present = [m for m in given if m is not None]
-        if getattr(layer, "mask_mode", "and") == "or" and len(present) < len(given):
-            return None
-        return present[0] if all(m == present[0] for m in present) else ("merged", tuple(present))
+        if getattr(layer, "mask_mode", "and") == "or":
+            if len(present) < len(given):
+                return None
+            if cls == "Concatenate":
+                return ("some mask",)  # Keras computes it by ops read only as "a mask"
+            return _or_token(present)
+        return present[0] if all(m == present[0] for m in present) else ("and", frozenset(present))
     return given
+
+
+def _or_token(parts: list) -> Any:
+    flat: set = set()
+    for p in parts:
+        if isinstance(p, tuple) and p and p[0] == "or":
+            flat |= p[1]
+        else:
+            flat.add(p)
+    return next(iter(flat)) if len(flat) == 1 else ("or", frozenset(flat))
 
 
 # -- weights ------------------------------------------------------------------------------
