@@ -41,7 +41,7 @@ def report(ctx: click.Context, model: str, input_: str | None, dims: tuple[str, 
 
     console = settings_of(ctx).console()
     if getattr(loaded.model, "_keras_source", None) is not None:  # an imported model: say what was read
-        console.print(f"from {loaded.source}", markup=False, highlight=False)
+        console.print(f"from {loaded.source}", markup=False, highlight=False, soft_wrap=True)
     console.print(summary_table(tr))
     if steps:
         for record in tr.layers:
