@@ -178,5 +178,12 @@ def check_layer_grads(forward: Callable[[], tuple[Any, Any]], backward: Callable
                        require_nonzero=require_nonzero, order=stencil["order"] if order is None else order)
 
 
+# activations whose derivative (relu, the hard sigmoids) or second derivative (softsign, at 0)
+# jumps: the four-point stencil assumes smoothness over its 4e-3 span, KINKED does not
+KINKED_ACTIVATIONS = {"relu", "hard_sigmoid", "hard_sigmoid_keras2", "softsign"}
+
+
 def _has_kinks(layer: Any) -> bool:
-    return getattr(layer, "activation", None) == "relu" or any(_has_kinks(s) for s in layer.sublayers())
+    return (getattr(layer, "activation", None) in KINKED_ACTIVATIONS
+            or getattr(layer, "recurrent_activation", None) in KINKED_ACTIVATIONS
+            or any(_has_kinks(s) for s in layer.sublayers()))

@@ -40,9 +40,9 @@ def case_id(case: dict) -> str:
     return "-".join(k if v is True else f"{k}={v}" for k, v in case.items()) or "last_output"
 
 
-def make_layer(cls: type, case: dict, seed: int = 3, **extra: Any) -> tuple[Any, np.ndarray]:
+def make_layer(cls: type, case: dict, seed: int = 3, scale: float = 0.6, **extra: Any) -> tuple[Any, np.ndarray]:
     """A built float64 layer of ``cls`` with options from ``case`` and random (unsaturated)
-    weights, and an input ``x`` in the layer's layout.
+    weights (normal, std ``scale``), and an input ``x`` in the layer's layout.
 
     About the default seed: central differences with eps=1e-5 in float64 are accurate to
     ~1e-11 absolute, so an entry of a gradient that happens to nearly cancel (|g| < ~1e-5)
@@ -60,15 +60,16 @@ def make_layer(cls: type, case: dict, seed: int = 3, **extra: Any) -> tuple[Any,
     x = rng.normal(size=shape)
     layer.build(x.shape, rng)
     for p in layer.params.values():
-        p[...] = rng.normal(scale=0.6, size=p.shape)
+        p[...] = rng.normal(scale=scale, size=p.shape)
     return layer, x
 
 
 def check_grads(layer: Any, x: np.ndarray, *, mask: Any = None, initial_state: Any = None,
-                training: bool = False, seed: int = 7) -> dict[str, float]:
+                training: bool = False, seed: int = 7, **stencil: Any) -> dict[str, float]:
     """``helpers.check_layer_grads`` on a whole sequence layer: dx, every initial state and
     every parameter against central differences of ``sum(out * dout)`` (eps 1e-5, rel error
-    < 1e-6), with the same dropout masks on every call (a fresh rng of ``seed``)."""
+    < 1e-6), with the same dropout masks on every call (a fresh rng of ``seed``). ``stencil``:
+    ``eps``/``order`` for ``check_layer_grads``."""
     def forward() -> tuple[Any, Any]:
         rng = np.random.default_rng(seed) if training else None
         return layer.forward(x, mask=mask, initial_state=initial_state, training=training, rng=rng)
@@ -80,7 +81,7 @@ def check_grads(layer: Any, x: np.ndarray, *, mask: Any = None, initial_state: A
     inputs = [("x", x)]
     if initial_state is not None:
         inputs += [(f"initial {n}", s) for n, s in zip(layer.state_names, initial_state)]
-    return check_layer_grads(forward, backward, layer, inputs)
+    return check_layer_grads(forward, backward, layer, inputs, **stencil)
 
 
 def inputs_for(layer: Any, x: np.ndarray, case: dict, seed: int = 1) -> dict[str, Any]:

@@ -34,7 +34,7 @@ RULES: dict[str, set[str]] = {
     "hooks":      set(),                                      # names the trainer and the display for the core
     "core":       BOTTOM,                                     # the numpy models: imports nothing above it
     "tracing":    {"core"} | BOTTOM,                          # runs the core on symbolic arrays
-    "train":      {"core"} | BOTTOM,                          # fits core models
+    "train":      {"core", "tracing"} | BOTTOM,               # fits core models; explains a failed real run by a trace
     "render":     {"tracing", "core"} | BOTTOM,               # turns records into tables and pictures
     "checks":     {"core", "tracing", "train"} | FRONT_ENDS | BOTTOM,  # run the tracer and trainer; assert_sane loads
     "modes":      {"core"} | BOTTOM,                          # the five canonical models

@@ -869,8 +869,9 @@ def test_train_bad_options(chdir, tmp_path, monkeypatch, options, message):
 @pytest.mark.parametrize("model, data, message", [
     ("model.py:build", "no_y.npz", r"error: 'no_y\.npz': expected arrays x and y, got no 'y'"),
     ("model.py:build", "missing.npz", r"error: cannot read 'missing\.npz': there is no such file"),
-    ("model.py:synced", "good.npz", r"error: cannot train on the arrays in 'good\.npz':\nmean_squared_error: "
-                                    r"targets of shape \(12, 1\) do not fit predictions of shape \(12, 5, 1\)"),
+    ("model.py:synced", "good.npz", r"error: cannot train on the arrays in 'good\.npz':\nlayer 'loss', forward: "
+                                    r"mean_squared_error: targets of shape \(12, 1\) do not fit predictions of shape "
+                                    r"\(12, 5, 1\)(.|\n)*hint: the output has a time axis"),
     ("model.py:build", "short_y.npz", r"error: cannot train on the arrays in 'short_y\.npz':\nx has 12 samples "
                                       r"\(shape \(12, 5, 2\)\) but y has 7"),
     (IMDB, "good.npz", r"error: cannot train on the arrays in 'good\.npz':\nx \(shape \(12, 5, 2\), dtype float32\) "

@@ -9,7 +9,7 @@ from helpers import check_layer_grads
 from shapeviz.core.dense import Dense
 from shapeviz.errors import CheckpointError, ConfigError, InputError
 
-ACTIVATIONS = ["linear", "tanh", "sigmoid", "relu", "softmax"]
+ACTIVATIONS = ["linear", "tanh", "sigmoid", "relu", "softmax", "hard_sigmoid", "hard_sigmoid_keras2", "softsign"]
 
 
 @pytest.mark.parametrize("shape", [(3, 4), (2, 3, 4)], ids=["BF", "BTF"])

@@ -1,4 +1,4 @@
-"""GRU (reset_after=True): gradients, reference values, torch parity, Keras weights, masks and errors."""
+"""GRU (reset_after=True; reset_after=False in test_cell_options.py): gradients, reference values, torch parity, Keras weights, masks and errors."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from recurrent_harness import B, F, GRAD_CASES, H, MASK, T, case_id, check_grads, inputs_for, make_layer
 from shapeviz.core.convert import to_torch_weights
 from shapeviz.core.gru import GRU
-from shapeviz.errors import CheckpointError, ConfigError
+from shapeviz.errors import CheckpointError
 
 
 def reference_gru(x, kernel, recurrent_kernel, bias, *, mask=None, h0=None, go_backwards=False,
@@ -177,10 +177,10 @@ def test_keras_weight_order_and_shapes():
     assert [w.shape for w in no_bias.get_weights()] == [(3, 15), (5, 15)]
 
 
-def test_reset_after_false_is_a_config_error():
-    with pytest.raises(ConfigError, match=r"`reset_after`, only reset_after=True .* got False"):
-        GRU(4, reset_after=False)
+def test_reset_after_is_reported():
+    # reset_after=False itself is checked in test_cell_options.py
     assert GRU(4).config()["reset_after"] is True
+    assert GRU(4, reset_after=False).config()["reset_after"] is False
 
 
 # -- masks, shapes, errors -------------------------------------------------------------------

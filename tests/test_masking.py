@@ -230,7 +230,8 @@ def test_a_given_mask_is_combined_with_masking_on_time_major_data():
     given = np.ones((3, 5), bool)  # (B, T)
     given[2, 3:] = False
     _, cache = model.forward(x, mask=given)
-    np.testing.assert_array_equal(model.output_mask(cache), PADDED_MASK & given)
+    np.testing.assert_array_equal(cache.masks[-1], PADDED_MASK & given)  # (B, T) between layers
+    np.testing.assert_array_equal(model.output_mask(cache), (PADDED_MASK & given).T)  # the output's (T, B)
     y, _ = model.forward(x, mask=given)
     np.testing.assert_array_equal(y[3:, 2], np.broadcast_to(y[2, 2], (2, 3)))  # steps 3, 4 of sample 2 skipped
     with pytest.raises(InputError, match=r"layer 'pad' \(masking\): the mask must have shape \(B, T\) = "

@@ -198,7 +198,8 @@ def test_float32_default_and_input_cast():
 
 @pytest.mark.parametrize("kwargs, message", [
     ({"units": 0}, r"`units`, expected a positive integer, got 0"),
-    ({"units": 3, "activation": "sigmoid"}, r"`activation`, expected one of \['tanh', 'relu'\], got 'sigmoid'"),
+    ({"units": 3, "activation": "gelu"}, r"`activation`, expected one of \['tanh', 'sigmoid', 'hard_sigmoid', "
+                                         r"'hard_sigmoid_keras2', 'relu', 'linear', 'softsign'\], got 'gelu'"),
     ({"units": 3, "dropout": 1.0}, r"`dropout`, expected a float in \[0, 1\), got 1.0"),
     ({"units": 3, "recurrent_dropout": -0.1}, r"`recurrent_dropout`, expected a float in \[0, 1\), got -0.1"),
 ])

@@ -521,3 +521,14 @@ def test_json_key_lines():
     assert lines[("layers", 1)] == 6 and lines[("layers", 1, "units", 1)] == 7
     assert json_key_lines("[" * 5000 + "]" * 5000)[(0,) * 4999] == 1
     assert json_key_lines("{not json") == {}
+
+
+def test_spec_takes_the_cell_options_of_saved_keras_models():
+    from shapeviz.frontends.spec import build_spec
+    spec = build_spec({"model": {"kind": "sequential"}, "input": "(B, T, 3)", "layers": [
+        {"kind": "lstm", "units": 4, "activation": "relu", "recurrent_activation": "hard_sigmoid_keras2",
+         "unroll": True},
+        {"kind": "gru", "units": 2, "reset_after": False, "recurrent_activation": "hard_sigmoid"}]})
+    lstm, gru = spec.model.layers
+    assert (lstm.activation, lstm.recurrent_activation) == ("relu", "hard_sigmoid_keras2")
+    assert (gru.reset_after, gru.recurrent_activation) == (False, "hard_sigmoid")

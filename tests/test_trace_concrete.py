@@ -214,9 +214,33 @@ OPTIONS = {
     "go_backwards sequences": {"go_backwards": True, "return_sequences": True},
     "dropout": {"dropout": 0.3, "recurrent_dropout": 0.4},
     "no bias": {"use_bias": False, "return_sequences": True},
+    "unroll": {"unroll": True, "return_sequences": True},
+}
+# the general (non-fused) step of each cell and its Keras options: every activation appears
+CELL_OPTIONS = {
+    SimpleRNN: {f"activation={a}": {"activation": a, "return_sequences": True}
+                for a in ("sigmoid", "hard_sigmoid", "hard_sigmoid_keras2", "linear", "softsign")},
+    LSTM: {
+        "hard_sigmoid_keras2 (Keras 2's LSTM)": {"recurrent_activation": "hard_sigmoid_keras2", "dropout": 0.3,
+                                                "recurrent_dropout": 0.4},
+        "relu / hard_sigmoid": {"activation": "relu", "recurrent_activation": "hard_sigmoid",
+                                "return_sequences": True, "go_backwards": True},
+        "softsign / linear no bias": {"activation": "softsign", "recurrent_activation": "linear", "use_bias": False,
+                                      "unit_forget_bias": False},
+    },
+    GRU: {
+        "reset_after=False": {"reset_after": False, "return_sequences": True, "dropout": 0.3,
+                              "recurrent_dropout": 0.4},
+        "reset_after=False hard_sigmoid_keras2 (Keras 2's GRU)": {"reset_after": False,
+                                                                  "recurrent_activation": "hard_sigmoid_keras2"},
+        "reset_after=False no bias go_backwards": {"reset_after": False, "use_bias": False, "go_backwards": True},
+        "softsign / hard_sigmoid": {"activation": "softsign", "recurrent_activation": "hard_sigmoid",
+                                    "return_sequences": True, "dropout": 0.3, "recurrent_dropout": 0.4},
+        "linear / sigmoid no bias": {"activation": "linear", "use_bias": False},
+    },
 }
 for _cell in CELLS:
-    for _opt, _kw in OPTIONS.items():
+    for _opt, _kw in {**OPTIONS, **CELL_OPTIONS[_cell]}.items():
         def _make(rng, cell=_cell, kw=_kw):
             return seq(Sequential([cell(4, **kw), Dense(2)], seed=0), rng, training=True)
         case(f"{_cell.__name__} {_opt}")(_make)

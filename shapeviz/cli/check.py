@@ -108,13 +108,13 @@ def _shape(shapes: dict[str, Any]) -> str:
 
 
 def _check_data(loaded: Any, arrays: dict[str, Any], path: str, console: Any) -> None:
-    from shapeviz.tracing.tracer import trace
+    from shapeviz.train.diagnose import check_arrays
 
     model = loaded.model
     x = model_inputs(model, arrays, path)
     loss = None if model.loss is not None else (loaded.loss or "mse")
     try:
-        trace(model, x, labels=arrays["y"], mask=arrays.get("mask"), loss=loss)
+        check_arrays(model, x, arrays["y"], arrays.get("mask"), loss=loss)  # what train checks, then one pass
     except ShapeVizError as error:
         raise ShapeVizError(f"the arrays in {path!r} do not fit the model:\n{error}") from None
     shapes = ", ".join(f"{k} {tuple(v.shape)}" for k, v in arrays.items())

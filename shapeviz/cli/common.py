@@ -252,10 +252,9 @@ def build_on(model: Any, arrays: dict[str, Any], path: str) -> None:
     """Build an unbuilt model on the first sample of the data, so that it declares its input."""
     if model.built:
         return
-    x = model_inputs(model, arrays, path)
-    first = tuple(a[:1] for a in x) if isinstance(x, tuple) else x[:1]
-    mask = arrays.get("mask")
+    from shapeviz.train.diagnose import build_on_data
+
     try:
-        model.forward(first, mask=None if mask is None else mask[:1], training=False)
+        build_on_data(model, model_inputs(model, arrays, path), arrays.get("y"), arrays.get("mask"))
     except ShapeVizError as error:
         raise ShapeVizError(f"the arrays in {path!r} do not fit the model:\n{error}") from None

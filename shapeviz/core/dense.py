@@ -20,7 +20,8 @@ class Dense(Layer):
 
     Args:
         units: output features U.
-        activation: linear (default), tanh, sigmoid, relu or softmax.
+        activation: linear (default), tanh, sigmoid, relu, softmax, hard_sigmoid (Keras 3's),
+            hard_sigmoid_keras2 or softsign.
         use_bias: whether to add ``bias`` (U,).
     """
 

@@ -271,12 +271,14 @@ class SoftmaxCrossEntropy(Loss):
     def __repr__(self) -> str:
         return f"SoftmaxCrossEntropy(from_logits={self.from_logits}, name={self.name!r})"
 
-    def _labels(self, y_pred: Any, y_true: Any) -> tuple[Any, Any]:
+    def _labels(self, y_pred: Any, y_true: Any, mask: Any = None) -> tuple[Any, Any]:
         """(ids, None) or (None, dense targets)."""
         self._check_pred(y_pred)
         pshape, tshape = _shape(y_pred), _shape(y_true)
         C = pshape[-1]
         if tshape == pshape:
+            if _is_real(y_true):
+                self._check_rows(y_true, pshape, mask)
             return None, _as(y_true, y_pred.dtype)
         if tshape == pshape[:-1] or (tshape == pshape[:-1] + (1,)):
             ids = y_true if tshape == pshape[:-1] else y_true[..., 0]
@@ -313,8 +315,33 @@ class SoftmaxCrossEntropy(Loss):
             f"ids of shape {pshape[:-1]} or one-hot targets of shape {pshape}{hint}"
         )
 
+    def _check_rows(self, target: np.ndarray, pshape: tuple, mask: Any) -> None:
+        """Targets of the prediction's shape are read as one distribution over the classes per
+        position: one-hot or soft rows, each in [0, 1] and summing to 1. Class ids or counts that
+        happen to have that shape would train on a wrong gradient without a word, so every
+        (unmasked) row is checked, in one vectorised pass."""
+        if not target.size:
+            return
+        t = target.astype(np.float64, copy=False)
+        sums = np.sum(t, axis=-1)  # (B,) or (B, T)
+        bad = (np.abs(sums - 1.0) > 1e-3) | (np.min(t, axis=-1) < 0.0) | (np.max(t, axis=-1) > 1.0)
+        if mask is not None and _is_real(mask) and _shape(mask) == _shape(bad):
+            bad &= mask.astype(bool)  # padded positions may hold anything
+        if not bad.any():
+            return
+        first = tuple(int(i) for i in np.argwhere(bad)[0])
+        row = np.array2string(np.asarray(target[first]), precision=4, threshold=8, separator=", ")
+        kind = "integers" if target.dtype.kind in "iub" else "values"
+        raise InputError(
+            f"{self.name}: targets of shape {_shape(target)} have the predictions' shape, so each row is read as "
+            f"one-hot or probabilities over {pshape[-1]} classes, but {int(bad.sum())} of {bad.size} rows are not "
+            f"(in [0, 1], summing to 1): the first, at index {first}, holds {kind} {row} summing to "
+            f"{sums[first]:.4g}; hint: class ids go as shape {pshape[:-1]} with sparse_categorical_crossentropy "
+            "(or SoftmaxCrossEntropy()), one-hot rows as np.eye(C)[ids]"
+        )
+
     def forward(self, y_pred: Any, y_true: Any, mask: Any = None) -> tuple[Any, SCECache]:
-        ids, target = self._labels(y_pred, y_true)
+        ids, target = self._labels(y_pred, y_true, mask)
         red = self._reduction(y_pred, mask)
         if self.from_logits:
             shifted = y_pred - np.max(y_pred, axis=-1, keepdims=True)  # (..., C)
@@ -359,7 +386,7 @@ class SoftmaxCrossEntropy(Loss):
 
     def metric(self, y_pred: Any, y_true: Any, mask: Any = None) -> tuple[float, float]:
         """Accuracy: argmax of the prediction equals the class id (or the argmax of one-hot targets)."""
-        ids, target = self._labels(y_pred, y_true)
+        ids, target = self._labels(y_pred, y_true, mask)
         truth = ids if ids is not None else np.argmax(target, axis=-1)  # (B,) or (B, T)
         hits = (np.argmax(y_pred, axis=-1) == truth).astype(np.float64)  # (B,) or (B, T)
         red = self._reduction(y_pred, mask)

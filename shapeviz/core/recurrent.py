@@ -13,7 +13,7 @@ from typing import Any, NamedTuple, Sequence
 
 import numpy as np
 
-from shapeviz.core import initializers
+from shapeviz.core import activations, initializers
 from shapeviz.core.backend import dropout_mask, empty, recorder, timesteps, zeros
 from shapeviz.core.layer import Layer, check_positive_int, check_rate
 from shapeviz.core.workspace import Workspace
@@ -52,6 +52,12 @@ class Recurrent(Layer):
         dropout: input dropout rate, one mask per sample shared by all steps (training only).
         recurrent_dropout: dropout rate on ``h_{t-1}`` in the recurrent matmul (training only).
         time_major: inputs and sequence outputs are ``(T, B, F)`` instead of ``(B, T, F)``.
+        use_bias: add a bias (Keras's default); without it the layer has two weights.
+        stateful: must be False: shapeviz runs every batch from zero (or given) initial
+            states, so Keras's stateful=True is refused (pass ``initial_state``, or use
+            truncated BPTT, instead).
+        unroll: accepted and ignored: in Keras it only trades memory for speed on short
+            sequences, the numbers are the same; shapeviz always runs its one time loop.
 
     A masked step carries every state through unchanged, so with return_sequences its
     output repeats the last output, as in Keras. One difference: before the first unmasked
@@ -66,7 +72,7 @@ class Recurrent(Layer):
 
     def __init__(self, units: int, *, return_sequences: bool = False, return_state: bool = False,
                  go_backwards: bool = False, dropout: float = 0.0, recurrent_dropout: float = 0.0,
-                 time_major: bool = False, use_bias: bool = True,
+                 time_major: bool = False, use_bias: bool = True, stateful: bool = False, unroll: bool = False,
                  kernel_initializer: str = "glorot_uniform", recurrent_initializer: str = "orthogonal",
                  bias_initializer: str = "zeros", name: str | None = None, dtype: Any = None) -> None:
         super().__init__(name, dtype)
@@ -79,10 +85,25 @@ class Recurrent(Layer):
         self.recurrent_dropout = check_rate(recurrent_dropout, "recurrent_dropout", owner)
         self.time_major = bool(time_major)
         self.use_bias = bool(use_bias)
+        if stateful is not False:
+            raise ConfigError(
+                f"{owner}: received an invalid value for `stateful`, only stateful=False is supported "
+                f"(shapeviz runs each batch from zero initial states; pass initial_state, or train with "
+                f"truncated BPTT, to carry states across batches), got {stateful!r}"
+            )
+        self.stateful = False
+        self.unroll = bool(unroll)  # the same numbers either way (see the class docstring)
         self._init_names = (kernel_initializer, recurrent_initializer, bias_initializer)
         self.kernel_initializer = initializers.get(kernel_initializer, "kernel_initializer", owner)
         self.recurrent_initializer = initializers.get(recurrent_initializer, "recurrent_initializer", owner)
         self.bias_initializer = initializers.get(bias_initializer, "bias_initializer", owner)
+
+    def _cell_activation(self, name: str, argument: str) -> tuple[str, Any, Any]:
+        """``(name, forward, backward-from-output)`` of an ``activation`` or
+        ``recurrent_activation`` option, or a ConfigError naming the choices."""
+        fwd, dact = activations.get(name, f"{type(self).__name__} {self.name!r}", argument,
+                                    activations.CELL_ACTIVATIONS)
+        return name, fwd, dact
 
     @property
     def workspace(self) -> Workspace:
@@ -148,6 +169,15 @@ class Recurrent(Layer):
         """Where the gradient of the recurrent projection ``h_{t-1} @ U`` goes; the same as
         ``dxw`` unless the cell treats the two projections differently (GRU reset_after)."""
         return dxw
+
+    def accumulate_recurrent_kernel_grad(self, h_prev: Any, drec: Any, xw: Any) -> None:
+        """``grads["recurrent_kernel"] += h'^T @ d(recurrent projection)`` as one matmul over
+        all steps. Args: h_prev: (T, B, H) the matmul's operand ``h'_{t-1}`` (after recurrent
+        dropout); drec: (T, B, kH); xw: (T, B, kH) the forward's gates (GRU reset_after=False
+        reads r there)."""
+        T, B, H = h_prev.shape
+        kH = drec.shape[-1]
+        self.grads["recurrent_kernel"] += h_prev.reshape(T * B, H).T @ drec.reshape(T * B, kH)  # (H, kH)
 
     def accumulate_bias_grad(self, dxw: Any, drec: Any) -> None:
         self.grads["bias"] += dxw.sum(axis=(0, 1))  # (kH,)
@@ -282,7 +312,7 @@ class Recurrent(Layer):
         h_prev = S[0][:-1]  # (T, B, H)
         if rdp is not None:
             h_prev = h_prev * rdp  # (T, B, H)
-        self.grads["recurrent_kernel"] += h_prev.reshape(T * B, H).T @ drec.reshape(T * B, kH)  # (H, kH)
+        self.accumulate_recurrent_kernel_grad(h_prev, drec, xw)
         if self.use_bias:
             self.accumulate_bias_grad(dxw, drec)
         dxin = (dxw2 @ self.params["kernel"].T).reshape(T, B, F)  # (T, B, F)
@@ -319,7 +349,8 @@ class Recurrent(Layer):
             "units": self.units, "return_sequences": self.return_sequences, "return_state": self.return_state,
             "go_backwards": self.go_backwards, "dropout": self.dropout,
             "recurrent_dropout": self.recurrent_dropout, "time_major": self.time_major,
-            "use_bias": self.use_bias, "kernel_initializer": self._init_names[0],
+            "use_bias": self.use_bias, "stateful": self.stateful, "unroll": self.unroll,
+            "kernel_initializer": self._init_names[0],
             "recurrent_initializer": self._init_names[1], "bias_initializer": self._init_names[2],
             "name": self.name,
         }

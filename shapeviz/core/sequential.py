@@ -117,7 +117,13 @@ class Sequential(Model):
         return dy
 
     def output_mask(self, cache: SequentialCache) -> Any:
-        return cache.masks[-1]
+        """The mask of the output's positions, in the output's layout, for a per-step loss: (B, T),
+        or (T, B) when the layers hand on time-major sequences (predictions (T, B, C)). Masks
+        travel between layers as (B, T) whatever the layout."""
+        mask = cache.masks[-1]
+        if mask is not None and time_major_inputs(self._layers)[-1]:
+            return mask.T  # (T, B)
+        return mask
 
     def final_states(self, cache: SequentialCache) -> dict[str, list]:
         """Each unidirectional recurrent layer's states after its last step (for truncated BPTT)."""

@@ -188,6 +188,12 @@ def _rank_hint(session: "_Session", layer: Any, path: str, x: Any) -> str | None
             return (f"Dense {prev.name!r} before it read {shape_str(seen)}, treating the time axis "
                     f"{seen[-1]} as features: token ids (B, T) need an Embedding(V, E) first, which makes "
                     "(B, T, E) for the recurrent layer")
+    if prev is None and _role(ctx, shape[0]) == "time":
+        return (f"x {shape_str(shape)} looks like a single sequence (T, F), without the batch axis: add it with "
+                f"x[None] (1, T, F)")
+    if prev is None and last_role == "time" and not _is_int(x):
+        return (f"x {shape_str(shape)} looks like one number per step (B, T), without the feature axis: add it "
+                "with x[..., None] (B, T, 1)")
     if prev is None and (_is_int(x) or last_role == "time"):
         return ("x looks like token ids (B, T): a recurrent layer reads vectors (B, T, F); put an "
                 "Embedding(V, E) first, or give one feature per step with x[..., None] (B, T, 1)")
@@ -228,6 +234,22 @@ def _mask_hint(text: str, x: Any, session: "_Session") -> str | None:
     return "a mask marks the real steps of each sequence: one bool per sample and timestep, (B, T)"
 
 
+def _swapped_layout_hint(ctx: TraceContext, y: tuple, labels: tuple) -> str | None:
+    """Per-step labels in the other layout than the output's: (B, T, ...) against (T, B, ...)."""
+    if len(y) < 2 or len(labels) < 2 or Dim.of(y[0]) == Dim.of(y[1]):
+        return None
+    if Dim.of(y[0]) != Dim.of(labels[1]) or Dim.of(y[1]) != Dim.of(labels[0]):
+        return None
+    roles = (_role(ctx, y[0]), _role(ctx, y[1]))
+    if roles == ("time", "batch"):
+        return (f"the labels are batch-first {shape_str(labels)} but the model outputs time-major "
+                f"{shape_str(y)}: transpose them to its layout, np.swapaxes(labels, 0, 1)")
+    if roles == ("batch", "time"):
+        return (f"the labels are time-major {shape_str(labels)} but the model outputs batch-first "
+                f"{shape_str(y)}: transpose them to its layout, np.swapaxes(labels, 0, 1)")
+    return None
+
+
 def _loss_hint(text: str, session: "_Session", args: tuple) -> str | None:
     """The loss could not read the labels: say why, from the labels' and output's axes."""
     if len(args) < 2:
@@ -238,6 +260,9 @@ def _loss_hint(text: str, session: "_Session", args: tuple) -> str | None:
     time_in_output = any(_role(ctx, d) == "time" for d in y)
     last_rec = next((layer for layer in reversed(session.model.layers) if _is_recurrent(layer)), None)
     name = f"{last_rec.name!r}" if last_rec is not None else "the last recurrent layer"
+    swapped = _swapped_layout_hint(ctx, y, labels)
+    if swapped:
+        return swapped
     if time_in_labels and not time_in_output:
         return (f"the labels have one entry per timestep, the output one per sequence: set "
                 f"return_sequences=True on {name} for per-step outputs, or give one label per sequence")

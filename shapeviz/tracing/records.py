@@ -62,6 +62,38 @@ class StepRecord:
         return str(Dim.of(self.t))
 
 
+def _existing_steps(steps: list[StepRecord], values: dict[str, int]) -> list[StepRecord]:
+    """The records of the steps that exist once the dims have ``values``, each step once.
+
+    A symbolic T is traced over representative steps (0, 1, T-1). Once T has a size, T-1
+    may name a step already recorded (T = 1 or 2: keep the first record, as a run with that
+    size records it once), and a literal step at or past the last one does not exist (step 1
+    when T = 1). The last step is what a layer's symbolic record (``T-1``) becomes.
+    """
+    last: dict[tuple[str, str], int] = {}
+    for s in steps:
+        t = Dim.of(s.t)
+        if not t.is_const:
+            bound = t.substitute(values)
+            if bound.is_const:
+                key = (s.layer, s.phase)
+                last[key] = max(last.get(key, bound.value), bound.value)  # type: ignore[arg-type]
+    seen: set[tuple[str, str, Any]] = set()
+    out = []
+    for s in steps:
+        t = Dim.of(s.t).substitute(values)
+        index = t.value if t.is_const else t
+        end = last.get((s.layer, s.phase))
+        if t.is_const and end is not None and index > end:  # type: ignore[operator]
+            continue
+        key = (s.layer, s.phase, index)
+        if key in seen:
+            continue
+        seen.add(key)
+        out.append(s)
+    return out
+
+
 @dataclass
 class GradRecord:
     """A parameter's gradient as backward wrote it, and whether it has the parameter's shape."""
@@ -144,7 +176,8 @@ class Trace:
         layers = [LayerRecord(r.path, r.kind, sub(r.inputs), sub(r.outputs), sub(r.states), dict(r.params),
                               r.param_count, Dim.of(r.memory).substitute(vals), dict(r.config), r.depth)
                   for r in self.layers]
-        steps = [StepRecord(s.layer, substitute((s.t,), vals)[0], s.phase, sub(s.tensors)) for s in self.steps]
+        steps = [StepRecord(s.layer, substitute((s.t,), vals)[0], s.phase, sub(s.tensors))
+                 for s in _existing_steps(self.steps, vals)]
         bindings = {n: Binding(b.name, b.role, vals.get(n, b.value), b.where or ("given" if n in values else None),
                                b.declared) for n, b in self.bindings.items()}
         return Trace(self.model, self.model_kind, self.mode, sub(self.inputs), sub(self.outputs), layers, steps,

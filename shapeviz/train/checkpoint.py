@@ -22,7 +22,7 @@ from __future__ import annotations
 import os
 import zipfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -105,13 +105,16 @@ def _read(path: Path) -> dict[str, np.ndarray]:
         raise CheckpointError(f"{str(path)!r} is not a readable .npz checkpoint: {e}") from None
 
 
-def load_weights(model: Any, path: str | os.PathLike, *, optimizer: Any = None) -> dict[str, np.ndarray]:
+def load_weights(model: Any, path: str | os.PathLike, *, optimizer: Any = None,
+                 validate: Callable[[dict[str, np.ndarray]], list[str]] | None = None) -> dict[str, np.ndarray]:
     """Load weights saved by :func:`save_weights` into a built model, all or nothing.
 
     Args:
         model: a built model of the same architecture (parameters matched by position).
         path: the ``.npz`` file.
         optimizer: if given and the file holds optimizer state, restore it too.
+        validate: checks the metadata (``__meta__/`` keys without the prefix) and returns
+            the problems it found; any problem refuses the file before anything changes.
 
     Returns:
         The metadata stored with the weights (``__meta__/`` keys without the prefix).
@@ -158,6 +161,9 @@ def load_weights(model: Any, path: str | os.PathLike, *, optimizer: Any = None) 
         shape = data[sp].shape if sp in data else "?"
         problems.append(f"the checkpoint has an extra weight {sp!r} (shape {shape}) the model has no parameter for")
     opt_state = _optimizer_state(data, params, optimizer, problems) if optimizer is not None else None
+    meta = {k[len(_META):]: v for k, v in data.items() if k.startswith(_META)}
+    if validate is not None:
+        problems.extend(validate(meta))
     if problems:
         shown = problems[:12] + ([f"... and {len(problems) - 12} more"] if len(problems) > 12 else [])
         raise CheckpointError(f"{where} does not fit {model.summary_name()}:\n  " + "\n  ".join(shown))
@@ -165,31 +171,74 @@ def load_weights(model: Any, path: str | os.PathLike, *, optimizer: Any = None) 
         layer.params[key][...] = arr
     if opt_state is not None:
         optimizer.load_state_dict(opt_state)
-    return {k[len(_META):]: v for k, v in data.items() if k.startswith(_META)}
+    return meta
 
 
 def _optimizer_state(data: dict[str, np.ndarray], params: list, optimizer: Any,
                      problems: list[str]) -> dict[str, Any] | None:
-    """The optimizer state of ``data`` keyed by the *model's* paths, or None if none was saved."""
-    if _OPT + "name" not in data:
+    """The optimizer state of ``data`` keyed by the *model's* paths, or None if none was saved.
+
+    Every field is checked, so that a damaged file is refused before anything is loaded: the
+    name and step count are scalars, every slot is one the optimizer has, of the weight's
+    shape, and once the optimizer has stepped every weight has all its slots (a missing one
+    would silently restart that weight's moments from zero).
+    """
+    keys = [k for k in data if k.startswith(_OPT)]
+    if not keys:
         return None
-    name = str(data[_OPT + "name"])
+    count = len(problems)
+    name_arr = data.get(_OPT + "name")
+    if name_arr is None or name_arr.shape != () or name_arr.dtype.kind != "U":
+        problems.append(f"the optimizer state has {'no name' if name_arr is None else 'a malformed name'} "
+                        f"({_OPT}name), expected one of text such as {optimizer.name!r}")
+        return None
+    name = str(name_arr)
     if name != optimizer.name:
         problems.append(f"the checkpoint holds {name} optimizer state, the model is compiled with {optimizer.name}")
         return None
+    it = data.get(_OPT + "iterations")
+    iterations = 0
+    if it is None or it.shape != () or it.dtype.kind not in "iu" or int(it) < 0:
+        got = "none" if it is None else f"{it.dtype} of shape {it.shape}" if it.shape != () or it.dtype.kind not in "iu" \
+            else str(int(it))
+        problems.append(f"the optimizer state's step count ({_OPT}iterations) must be an integer >= 0, got {got}")
+    else:
+        iterations = int(it)
     slots: dict[str, dict[str, np.ndarray]] = {}
-    for key, value in data.items():
-        if not key.startswith(_OPT) or key.count("/") != 2:
+    for key in keys:
+        if key in (_OPT + "name", _OPT + "iterations"):
             continue
-        _, index, slot = key.split("/")
-        i = int(index)
+        parts = key.split("/")
+        if len(parts) != 3 or not parts[1].isdigit():
+            problems.append(f"unknown optimizer entry {key!r}: expected {_OPT}<weight number>/<slot>")
+            continue
+        i, slot, value = int(parts[1]), parts[2], data[key]
         if i >= len(params):
             problems.append(f"optimizer state {key!r} belongs to weight {i}, the model has {len(params)}")
             continue
         p, layer, wkey = params[i]
+        if slot not in optimizer.slots:
+            expected = f"only {', '.join(repr(s) for s in optimizer.slots)}" if optimizer.slots else "none"
+            problems.append(f"layer {layer.name!r} weight {wkey!r}: the checkpoint has an extra {name} slot {slot!r} "
+                            f"({key!r}); {name} keeps {expected}")
+            continue
         if value.shape != layer.params[wkey].shape:
             problems.append(f"layer {layer.name!r} weight {wkey!r}: optimizer slot {slot!r} has shape {value.shape}, "
                             f"the weight {layer.params[wkey].shape}")
             continue
+        if value.dtype.kind not in "fiu":
+            problems.append(f"layer {layer.name!r} weight {wkey!r}: optimizer slot {slot!r} has dtype {value.dtype}, "
+                            "not numbers")
+            continue
         slots.setdefault(p, {})[slot] = value.astype(layer.params[wkey].dtype)
-    return {"name": name, "iterations": int(data[_OPT + "iterations"]), "slots": slots}
+    if iterations > 0 or slots:  # once stepped, every weight has every slot
+        for i, (p, layer, wkey) in enumerate(params):
+            have = slots.get(p, {})
+            missing = [s for s in optimizer.slots if s not in have and f"{_OPT}{i}/{s}" not in data]
+            if missing:
+                problems.append(f"layer {layer.name!r} weight {wkey!r}: the checkpoint has no {name} slot "
+                                f"{', '.join(repr(s) for s in missing)} ({_OPT}{i}/{missing[0]}) after "
+                                f"{iterations} steps")
+    if len(problems) > count:
+        return None
+    return {"name": name, "iterations": iterations, "slots": slots}

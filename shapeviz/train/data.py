@@ -36,7 +36,7 @@ def _first_bad(a: np.ndarray) -> str:
     return f"{int(bad.sum())} NaN/inf values, the first {value} at index {index}"
 
 
-def _check(a: Any, name: str) -> np.ndarray:
+def check_values(a: Any, name: str) -> np.ndarray:
     """``a`` as an ndarray: numbers, at least one sample, no empty axis, no NaN/inf."""
     a = np.asarray(a)
     if a.dtype.kind not in "biuf":
@@ -64,7 +64,20 @@ def _ids(a: np.ndarray, name: str) -> np.ndarray:
 
 
 def prepare(model: Any, x: Any, y: Any = None, mask: Any = None, *, prefix: str = "") -> Data:
-    """Check and cast the arrays of one call.
+    """Check and cast the arrays of one call of fit, evaluate or predict, which batch along axis 0
+    (so time-major layers are refused here); see :func:`validate` for the arguments."""
+    time_major = [layer.name for layer in model.leaf_layers() if getattr(layer, "time_major", False)]
+    if time_major:
+        raise ConfigError(
+            f"{model.summary_name()}: fit, evaluate and predict batch along axis 0, the sample axis, but layer "
+            f"{time_major[0]!r} has time_major=True; give the data as (N, T, F) and use time_major=False, "
+            "or call forward/backward yourself with (T, B, F) arrays"
+        )
+    return validate(model, x, y, mask, prefix=prefix)
+
+
+def validate(model: Any, x: Any, y: Any = None, mask: Any = None, *, prefix: str = "") -> Data:
+    """Check and cast the arrays of one call: what fit refuses in data (``check --data`` runs it too).
 
     Args:
         model: decides the dtypes: floats are cast to ``model.dtype``; the first input stays
@@ -73,13 +86,6 @@ def prepare(model: Any, x: Any, y: Any = None, mask: Any = None, *, prefix: str 
         x: (N, ...) or a tuple of such arrays; y: (N, ...) or None; mask: (N, T) or None.
         prefix: "validation " for the names in messages.
     """
-    time_major = [layer.name for layer in model.leaf_layers() if getattr(layer, "time_major", False)]
-    if time_major:
-        raise ConfigError(
-            f"{model.summary_name()}: fit, evaluate and predict batch along axis 0, the sample axis, but layer "
-            f"{time_major[0]!r} has time_major=True; give the data as (N, T, F) and use time_major=False, "
-            "or call forward/backward yourself with (T, B, F) arrays"
-        )
     is_tuple = isinstance(x, (tuple, list))
     raw = tuple(x) if is_tuple else (x,)
     if is_tuple and not raw:
@@ -87,7 +93,7 @@ def prepare(model: Any, x: Any, y: Any = None, mask: Any = None, *, prefix: str 
     names = [f"{prefix}x[{i}]" for i in range(len(raw))] if is_tuple else [f"{prefix}x"]
     xs = []
     for i, (a, name) in enumerate(zip(raw, names)):
-        a = _check(a, name)
+        a = check_values(a, name)
         if i == 0 and model.input_dtype().kind in "iu":
             a = _ids(a, name)
         else:
@@ -95,14 +101,14 @@ def prepare(model: Any, x: Any, y: Any = None, mask: Any = None, *, prefix: str 
         xs.append(a)
     arrays = list(zip(names, xs))
     if y is not None:
-        y = _check(y, f"{prefix}y")
+        y = check_values(y, f"{prefix}y")
         if y.dtype.kind in "iu":
             y = y.astype(np.int64, copy=False)
         else:
             y = y.astype(model.dtype, copy=False)
         arrays.append((f"{prefix}y", y))
     if mask is not None:
-        mask = _check(mask, f"{prefix}mask")
+        mask = check_values(mask, f"{prefix}mask")
         first = xs[0]
         if mask.ndim != 2 or (first.ndim >= 2 and mask.shape[1] != first.shape[1]):
             raise InputError(

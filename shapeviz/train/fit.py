@@ -8,16 +8,19 @@ shuffles the batches and draws the dropout masks. Metrics are means over every
 
 from __future__ import annotations
 
+import copy
 import math
 import os
-from typing import Any, Sequence
+from contextlib import contextmanager
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 
 from shapeviz.core.layer import check_positive_int
-from shapeviz.errors import ConfigError
+from shapeviz.errors import CheckpointError, ConfigError, InputError, ShapeError
 from shapeviz.train.checkpoint import load_weights, save_weights
 from shapeviz.train.data import Data, batches, prepare
+from shapeviz.train.diagnose import explained
 from shapeviz.train.progress import Progress
 from shapeviz.train.step import StepResult, run_step, train_step
 from shapeviz.train.tbptt import check_tbptt, tbptt_step
@@ -58,6 +61,28 @@ def _require_compiled(model: Any, what: str, optimizer: bool = True) -> None:
         raise ConfigError(
             f"{model.summary_name()} is not compiled: call model.compile(loss, optimizer) before {what}()"
         )
+
+
+@contextmanager
+def _on_user_arrays(model: Any, x: Any, y: Any = None, mask: Any = None) -> Iterator[None]:
+    """A shape error met on a batch is reported as a symbolic trace on the user's whole arrays
+    reports it: their shapes (not a batch slice's), each axis named by its role, with its hint."""
+    # a failing first call may have built the first layer on the wrong shape: explain on the model as it was
+    before = model if model.built else copy.deepcopy(model)
+    try:
+        yield
+    except (InputError, ShapeError) as error:
+        raise explained(error, before, x, y, mask) from None
+
+
+def _prepare(model: Any, x: Any, y: Any = None, mask: Any = None, prefix: str = "") -> Data:
+    """:func:`prepare`; sample counts that disagree because x is time-major say so."""
+    try:
+        return prepare(model, x, y, mask, prefix=prefix)
+    except InputError as error:
+        if "samples" not in str(error):
+            raise
+        raise explained(error, model, x, y, mask, counts=True) from None
 
 
 def _ensure_built(model: Any, data: Data) -> None:
@@ -123,7 +148,7 @@ def _validation(model: Any, validation_data: Any) -> Data | None:
         got = (f"a {type(validation_data).__name__} of {len(validation_data)} items"
                if isinstance(validation_data, (tuple, list)) else type(validation_data).__name__)
         raise ConfigError(f"fit: validation_data must be (x, y) or (x, y, mask), got {got}")
-    return prepare(model, *validation_data, prefix="validation ")
+    return _prepare(model, *validation_data, prefix="validation ")
 
 
 def _evaluate(model: Any, data: Data, batch_size: int) -> dict[str, float]:
@@ -149,13 +174,37 @@ def _save(model: Any, path: Any, completed: int, history: History) -> None:
     save_weights(model, path, optimizer=model.optimizer, metadata=meta)
 
 
+def _fit_meta_problems(meta: dict[str, np.ndarray]) -> list[str]:
+    """What is wrong with the training record of a checkpoint fit wrote: the completed epoch
+    count (an integer >= 1) and one history value per completed epoch for every metric."""
+    epoch = meta.get("epoch")
+    if epoch is None:
+        return ["it has no epoch record (__meta__/epoch): it holds weights but not how far training got, so it "
+                "cannot be resumed; train without resume into a new checkpoint, or load its weights with "
+                "load_weights"]
+    if epoch.shape != () or epoch.dtype.kind not in "iu":
+        return [f"its epoch record (__meta__/epoch) must be one integer, got {epoch.dtype} of shape {epoch.shape}"]
+    done = int(epoch)
+    if done < 1:
+        return [f"its epoch record (__meta__/epoch) must count the completed epochs, at least 1, got {done}"]
+    problems = []
+    history = {k: v for k, v in meta.items() if k.startswith("history/")}
+    if "history/loss" not in history:
+        problems.append("it has no loss history (__meta__/history/loss) for its epochs")
+    for key, values in history.items():
+        if values.ndim != 1 or values.dtype.kind not in "fiu" or len(values) != done:
+            problems.append(f"its history {key[len('history/'):]!r} (__meta__/{key}) must hold one number per "
+                            f"completed epoch, {done}, got {values.dtype} of shape {values.shape}")
+    return problems
+
+
 def _resume(model: Any, path: Any, history: History) -> int:
-    """Load a checkpoint written by fit; returns the number of epochs it had completed."""
-    meta = load_weights(model, path, optimizer=model.optimizer)
-    done = int(meta.get("epoch", 0))
+    """Load a checkpoint written by fit (all or nothing); returns the number of epochs it had completed."""
+    meta = load_weights(model, path, optimizer=model.optimizer, validate=_fit_meta_problems)
+    done = int(meta["epoch"])
     for key, values in meta.items():
         if key.startswith("history/"):
-            history.history[key[len("history/"):]] = [float(v) for v in np.asarray(values).reshape(-1)]
+            history.history[key[len("history/"):]] = [float(v) for v in values]
     history.epoch = list(range(done))
     return done
 
@@ -164,7 +213,7 @@ def _resume(model: Any, path: Any, history: History) -> int:
 def fit(model: Any, x: Any, y: Any, *, batch_size: int = 32, epochs: int = 1, validation_data: Any = None,
         shuffle: bool = True, seed: int | None = None, mask: Any = None, tbptt: int | None = None,
         verbose: int | None = None, checkpoint: str | os.PathLike | None = None, resume: bool = False,
-        callbacks: Sequence[Any] | None = None) -> History:
+        overwrite: bool = False, callbacks: Sequence[Any] | None = None) -> History:
     """Train a compiled model.
 
     Args:
@@ -183,7 +232,10 @@ def fit(model: Any, x: Any, y: Any, *, batch_size: int = 32, epochs: int = 1, va
         verbose: None (auto: a bar on a terminal), 0, 1 or 2 (see :mod:`shapeviz.train.progress`).
         checkpoint: an ``.npz`` path written (atomically) after every epoch: weights, optimizer
             state, the epoch count and the history so far.
-        resume: load ``checkpoint`` first if it exists and continue from its epoch count.
+        resume: load ``checkpoint`` first if it exists and continue from its epoch count; a
+            checkpoint already at ``epochs`` or past it leaves nothing to train (the model gets its
+            weights, the file is not touched).
+        overwrite: without ``resume``, replace an existing ``checkpoint`` (else that is refused).
         callbacks: objects with ``on_epoch_begin(epoch)``, ``on_batch_end(step, logs)``,
             ``on_epoch_end(epoch, logs)`` (any subset), or functions ``f(epoch, logs)``.
 
@@ -195,7 +247,9 @@ def fit(model: Any, x: Any, y: Any, *, batch_size: int = 32, epochs: int = 1, va
         InputError: data that is empty, has NaN/inf, or whose sample counts disagree.
         NonFiniteError: a NaN/inf loss or gradient, naming the epoch, step, layer and weight;
             the update of that step is not applied.
-        CheckpointError: ``resume`` with a checkpoint that does not fit the model.
+        CheckpointError: ``resume`` with a checkpoint that does not fit the model or whose training
+            record (epoch count, history, optimizer slots) is missing or damaged; an existing
+            ``checkpoint`` without ``resume`` or ``overwrite``. Nothing is written then.
     """
     _require_compiled(model, "fit")
     batch_size = check_positive_int(batch_size, "batch_size", "fit")
@@ -205,10 +259,17 @@ def fit(model: Any, x: Any, y: Any, *, batch_size: int = 32, epochs: int = 1, va
         raise ConfigError("fit: resume=True needs checkpoint=path to resume from")
     if checkpoint is not None and not os.path.isdir(os.path.dirname(os.path.abspath(checkpoint))):
         raise ConfigError(f"fit: the folder of checkpoint={os.fspath(checkpoint)!r} does not exist")
-    data = prepare(model, x, y, mask)
+    if checkpoint is not None and not resume and not overwrite and os.path.lexists(checkpoint):
+        raise CheckpointError(
+            f"fit: checkpoint {os.fspath(checkpoint)!r} already exists, and training from scratch would replace it: "
+            "pass resume=True (--resume) to continue from it, or overwrite=True to start over and replace it "
+            "(on the command line: delete it or give another --checkpoint)"
+        )
+    data = _prepare(model, x, y, mask)
     val = _validation(model, validation_data)
     rng = np.random.default_rng(seed)
-    _ensure_built(model, data)
+    with _on_user_arrays(model, x, y, mask):
+        _ensure_built(model, data)
     model.zero_grad()
     history = History()
     start = _resume(model, checkpoint, history) if resume and os.path.exists(checkpoint) else 0
@@ -219,7 +280,10 @@ def fit(model: Any, x: Any, y: Any, *, batch_size: int = 32, epochs: int = 1, va
     snapshot = _snapshot(model)
     completed = saved = start
     with Progress(epochs, steps, verbose) as progress:
-        if start:
+        if start >= epochs:
+            progress.note(f"{os.fspath(checkpoint)!r} is already trained to epoch {start} and epochs={epochs}: "
+                          "nothing left to do")
+        elif start:
             progress.note(f"resumed from {os.fspath(checkpoint)!r} after epoch {start}/{epochs}")
         try:
             for epoch in range(start, epochs):
@@ -231,10 +295,11 @@ def fit(model: Any, x: Any, y: Any, *, batch_size: int = 32, epochs: int = 1, va
                     xb, yb, mb = data.batch(idx)
                     where = f"at epoch {epoch + 1}/{epochs}, step {step + 1}/{steps}"
                     res: StepResult
-                    if k is not None:
-                        res = tbptt_step(model, xb, yb, mb, rng, k, where=where, metric=bool(metric))
-                    else:
-                        res = run_step(model, xb, yb, mb, rng, where=where, metric=bool(metric))
+                    with _on_user_arrays(model, x, y, mask):
+                        if k is not None:
+                            res = tbptt_step(model, xb, yb, mb, rng, k, where=where, metric=bool(metric))
+                        else:
+                            res = run_step(model, xb, yb, mb, rng, where=where, metric=bool(metric))
                     total += res.loss * res.count
                     count += res.count
                     hits += res.hits
@@ -243,7 +308,8 @@ def fit(model: Any, x: Any, y: Any, *, batch_size: int = 32, epochs: int = 1, va
                     _call(cbs, "on_batch_end", step, logs)
                 logs = _logs(total, count, hits, metric)
                 if val is not None:
-                    logs.update({f"val_{key}": v for key, v in _evaluate(model, val, batch_size).items()})
+                    with _on_user_arrays(model, *validation_data):
+                        logs.update({f"val_{key}": v for key, v in _evaluate(model, val, batch_size).items()})
                 _call(cbs, "on_epoch_end", epoch, logs)
                 # the epoch is complete once its weights are the snapshot Ctrl-C restores
                 snapshot = _snapshot(model)
@@ -271,7 +337,9 @@ def evaluate(model: Any, x: Any, y: Any, *, batch_size: int = 32, mask: Any = No
     """
     _require_compiled(model, "evaluate", optimizer=False)
     batch_size = check_positive_int(batch_size, "batch_size", "evaluate")
-    return _evaluate(model, prepare(model, x, y, mask), batch_size)
+    data = _prepare(model, x, y, mask)
+    with _on_user_arrays(model, x, y, mask):
+        return _evaluate(model, data, batch_size)
 
 
 def predict(model: Any, x: Any, *, batch_size: int = 32, mask: Any = None, steps: int | None = None) -> np.ndarray:
@@ -299,13 +367,14 @@ def predict(model: Any, x: Any, *, batch_size: int = 32, mask: Any = None, steps
         )
     if steps is not None:
         steps = check_positive_int(steps, "steps", "predict")
-    data = prepare(model, x, None, mask)
+    data = _prepare(model, x, None, mask)
     outputs = []
-    for idx in batches(data.n, batch_size, None):
-        xb, _, mb = data.batch(idx)
-        if generating:
-            out, _ = model.generate(xb, steps, mask=mb)
-        else:
-            out, _ = model.forward(xb, mask=mb, training=False)
-        outputs.append(out)
+    with _on_user_arrays(model, x, None, mask):
+        for idx in batches(data.n, batch_size, None):
+            xb, _, mb = data.batch(idx)
+            if generating:
+                out, _ = model.generate(xb, steps, mask=mb)
+            else:
+                out, _ = model.forward(xb, mask=mb, training=False)
+            outputs.append(out)
     return np.concatenate(outputs, axis=0)  # (N, ...)

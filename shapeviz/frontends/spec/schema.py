@@ -74,6 +74,7 @@ _RECURRENT = {
     "units": INT, "return_sequences": BOOL, "return_state": BOOL, "go_backwards": BOOL,
     "dropout": NUMBER, "recurrent_dropout": NUMBER, "time_major": BOOL, "use_bias": BOOL,
     "kernel_initializer": STRING, "recurrent_initializer": STRING, "bias_initializer": STRING,
+    "stateful": BOOL, "unroll": BOOL,
 }
 
 #: Every layer kind a spec can name: its class, its options (besides ``kind`` and ``name``) and
@@ -86,8 +87,10 @@ LAYER_KINDS: dict[str, tuple[type[Layer], dict[str, ValueType], tuple[str, ...]]
     "dropout": (Dropout, {"rate": NUMBER, "noise_shape": ARRAY}, ("rate",)),
     "masking": (Masking, {"mask_value": NUMBER}, ()),
     "simple_rnn": (SimpleRNN, {"units": INT, "activation": STRING, **_RECURRENT}, ("units",)),
-    "lstm": (LSTM, {"units": INT, "unit_forget_bias": BOOL, **_RECURRENT}, ("units",)),
-    "gru": (GRU, {"units": INT, "reset_after": BOOL, **_RECURRENT}, ("units",)),
+    "lstm": (LSTM, {"units": INT, "unit_forget_bias": BOOL, **_RECURRENT, "activation": STRING,
+                    "recurrent_activation": STRING}, ("units",)),
+    "gru": (GRU, {"units": INT, "reset_after": BOOL, **_RECURRENT, "activation": STRING,
+                  "recurrent_activation": STRING}, ("units",)),
     "bidirectional": (Bidirectional, {"layer": LAYER, "merge_mode": MERGE, "backward_layer": LAYER}, ("layer",)),
 }
 
