@@ -17,8 +17,7 @@ keras = pytest.importorskip("keras", reason="the Keras parity tests need keras (
 pytest.importorskip("h5py", reason="reading Keras weights needs h5py")
 from keras import layers as L  # noqa: E402
 from keras2_writer import write_keras2_h5  # noqa: E402
-from test_keras_parity import (TOL, build, imdb_lstm, lstm_seq2seq, needs_cells, pooled_bigru,  # noqa: E402
-                               rel, stacked_simple_rnn)
+from test_keras_parity import TOL, build, imdb_lstm, lstm_seq2seq, pooled_bigru, rel, stacked_simple_rnn  # noqa: E402
 
 from shapeviz.frontends import load  # noqa: E402
 
@@ -42,7 +41,6 @@ def keras2_hard_sigmoid(v):
     return keras.ops.clip(0.2 * v + 0.5, 0.0, 1.0)
 
 
-@needs_cells
 def test_keras2_hard_sigmoid_is_keras2s(tmp_path):
     keras.utils.set_random_seed(0)
     km = keras.Sequential([keras.Input((None, 3)), L.LSTM(5, recurrent_activation=keras2_hard_sigmoid,
@@ -55,7 +53,6 @@ def test_keras2_hard_sigmoid_is_keras2s(tmp_path):
     assert rel(loaded.model.predict(x), km.predict(x, verbose=0)) <= TOL
 
 
-@needs_cells
 def test_keras2_gru_without_reset_after_is_the_old_gru(tmp_path):
     keras.utils.set_random_seed(0)
     km = keras.Sequential([keras.Input((None, 3)), L.GRU(5, reset_after=False, name="gru"), L.Dense(2, name="out")])

@@ -4,7 +4,6 @@ Keras's per-layer output shapes and parameter counts. Skipped where Keras or tor
 
 from __future__ import annotations
 
-import inspect
 import os
 import sys
 
@@ -27,16 +26,6 @@ TOL = 1e-5
 pytestmark = [pytest.mark.filterwarnings("ignore:__array__ implementation doesn't accept a copy keyword"),
               pytest.mark.filterwarnings("ignore::UserWarning:keras"),
               pytest.mark.filterwarnings("ignore::UserWarning:absl")]
-
-
-def has_cell_options() -> bool:
-    from shapeviz.core.gru import GRU
-    return "reset_after" in inspect.signature(GRU.__init__).parameters and \
-        "recurrent_activation" in inspect.signature(GRU.__init__).parameters
-
-
-needs_cells = pytest.mark.skipif(not has_cell_options(), reason="needs the recurrent cells' activation options "
-                                 "and GRU(reset_after=False) (branch k-cells)")
 
 
 def rel(a: np.ndarray, b: np.ndarray) -> float:
@@ -121,8 +110,7 @@ MODELS = {
     "imdb_lstm": imdb_lstm, "bidirectional_classifier": bidirectional_classifier, "addition_rnn": addition_rnn,
     "lstm_seq2seq": lstm_seq2seq, "gru_tagger": gru_tagger, "stacked_simple_rnn": stacked_simple_rnn,
     "pooled_bigru": pooled_bigru,
-    "hard_sigmoid_lstm": pytest.param(hard_sigmoid_lstm, marks=needs_cells),
-    "gru_reset_before": pytest.param(gru_reset_before, marks=needs_cells),
+    "hard_sigmoid_lstm": hard_sigmoid_lstm, "gru_reset_before": gru_reset_before,
 }
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 from typing import Any
 
 from shapeviz.core import activations
@@ -50,15 +49,6 @@ def activation_name(c: Conf, key: str, default: str, allowed: tuple) -> str:
     return str(value)
 
 
-def _cell_activations(kind: str) -> tuple:
-    return getattr(activations, "CELL_ACTIVATIONS", ("tanh", "relu") if kind == "SimpleRNN" else ("tanh", "sigmoid"))
-
-
-def _takes(cls: type, argument: str) -> bool:
-    return argument in inspect.signature(cls.__init__).parameters or \
-        any(argument in inspect.signature(b.__init__).parameters for b in cls.__mro__[1:] if "__init__" in b.__dict__)
-
-
 _RNN_KEYS = ("units", "activation", "use_bias", "return_sequences", "return_state", "go_backwards", "stateful",
              "unroll", "dropout", "recurrent_dropout", "zero_output_for_mask", "time_major", "implementation")
 _RNN_HARMLESS = {"implementation": lambda v: True, "time_major": lambda v: v is False}
@@ -66,7 +56,7 @@ _RNN_HARMLESS = {"implementation": lambda v: True, "time_major": lambda v: v is 
 
 def _recurrent(c: Conf, cls: type, extra: dict) -> Any:
     kind = c.class_name
-    allowed = _cell_activations(kind)
+    allowed = activations.CELL_ACTIVATIONS
     kwargs: dict[str, Any] = {
         "return_sequences": bool(c.get("return_sequences", False)), "return_state": bool(c.get("return_state", False)),
         "go_backwards": bool(c.get("go_backwards", False)), "dropout": float(c.get("dropout", 0.0)),
@@ -79,20 +69,16 @@ def _recurrent(c: Conf, cls: type, extra: dict) -> Any:
     if c.get("stateful", False):
         c.refuse("stateful", c.config["stateful"], "only stateful=False: shapeviz runs every batch from zero (or "
                  "given) initial states and keeps no state between batches")
-    if c.get("unroll", False) and _takes(cls, "unroll"):
-        kwargs["unroll"] = True  # the same numbers: Keras unrolls only for speed
+    kwargs["unroll"] = bool(c.get("unroll", False))  # the same numbers: Keras unrolls only for speed
     if c.config.get("time_major", False):
         c.refuse("time_major", True, "only time_major=False (a Keras 2 option)")
     c.get("zero_output_for_mask")  # checked by the model builder, which knows whether a mask arrives
     c.get("implementation")
-    act = activation_name(c, "activation", "tanh", allowed)
-    if act != "tanh":
-        kwargs["activation"] = act
+    kwargs["activation"] = activation_name(c, "activation", "tanh", allowed)
     if kind != "SimpleRNN":
+        # a Keras 2 config without the key means Keras 2's default, its hard sigmoid
         default_rec = "hard_sigmoid_keras2" if c.keras2 and "recurrent_activation" not in c.config else "sigmoid"
-        rec = activation_name(c, "recurrent_activation", default_rec, allowed)
-        if rec != "sigmoid":
-            kwargs["recurrent_activation"] = rec
+        kwargs["recurrent_activation"] = activation_name(c, "recurrent_activation", default_rec, allowed)
     kwargs.update(extra)
     units = c.get("units")
     return cls(units, **kwargs)
@@ -121,15 +107,13 @@ def lstm(c: Conf) -> Any:
 def gru(c: Conf) -> Any:
     from shapeviz.core.gru import GRU
     # Keras 2 before 2.3 (and tf.keras 1.x) defaulted to reset_after=False
-    reset_after = bool(c.get("reset_after", not c.keras2))
-    return _recurrent(c, GRU, {} if reset_after else {"reset_after": False})
+    return _recurrent(c, GRU, {"reset_after": bool(c.get("reset_after", not c.keras2))})
 
 
 @converter("SimpleRNN", honours=_RNN_KEYS, harmless=_RNN_HARMLESS)
 def simple_rnn(c: Conf) -> Any:
     from shapeviz.core.simple_rnn import SimpleRNN
-    layer = _recurrent(c, SimpleRNN, {})
-    return layer
+    return _recurrent(c, SimpleRNN, {})
 
 
 def _inner(c: Conf, key: str) -> Any:
