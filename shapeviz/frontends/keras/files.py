@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import io
 import json
+import sys
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -194,14 +195,10 @@ def read_live(model: Any) -> KerasSource:
         weights = {layer.name: [np.asarray(w) for w in layer.get_weights()] for layer in model.layers}
     except Exception as error:  # noqa: BLE001 - whatever the object raises, said with its name
         raise ModelLoadError(f"cannot read the Keras model {getattr(model, 'name', '?')!r}: {error}") from error
-    if config["class_name"] not in ("Sequential", "Functional"):
-        config["class_name"] = "Functional" if "input_layers" in config["config"] else config["class_name"]
-    version = None
-    try:
-        import sys
-        version = getattr(sys.modules.get("keras"), "__version__", None)
-    except Exception:  # noqa: BLE001
-        pass
+    if config["class_name"] not in ("Sequential", "Functional") and "input_layers" in config["config"]:
+        config["class_name"] = "Functional"  # keras.Model(inputs, outputs) is a Functional
+    # the version of the Keras that made the object: the one already imported (shapeviz imports none)
+    version = getattr(sys.modules.get(type(model).__module__.split(".")[0]), "__version__", None)
     return KerasSource(config, weights, f"the Keras model {model.name!r}", "live", version)
 
 

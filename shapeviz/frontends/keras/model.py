@@ -89,15 +89,9 @@ def _calls_keras2(name: str, class_name: str, nodes: list) -> list[Call]:
     return calls
 
 
-def _input_declaration(marker: InputMarker, time_name: str | None) -> tuple[tuple, dict, str]:
-    """The Input's shape for shapeviz (None for free axes) and the sizes to bind by name."""
-    shape = list(marker.shape)
-    return tuple(shape), {}, time_name or "T"
-
-
 def build(source: KerasSource) -> tuple[Any, dict]:
-    """The shapeviz model of ``source`` with its weights, and facts for the report
-    (``inputs``: per input name its batch shape; ``notes``)."""
+    """The shapeviz model of ``source`` with its weights, and facts for the declarations
+    (``inputs``: per Input layer name its Keras batch shape, in the model's input order)."""
     config = source.config
     cls = config["class_name"]
     problems: list[str] = []
@@ -257,6 +251,7 @@ def _functional(cfg: dict, source: KerasSource, problems: list[str]) -> tuple[An
 
     ins = [tensors[r] for r in refs("input_layers")]
     outs = [tensors[r] for r in refs("output_layers")]
+    facts_inputs = {r[0]: facts_inputs[r[0]] for r in refs("input_layers")}  # in the model's input order
     model = Functional(ins if len(ins) > 1 else ins[0], outs if len(outs) > 1 else outs[0], name=cfg.get("name"))
     if not model.built:
         model.build()
