@@ -315,7 +315,7 @@ def test_sequential_and_the_same_layers_as_a_graph_agree(time_major):
     y1, c1 = seq.forward(xv)
     y2, c2 = graph.forward(xv)
     np.testing.assert_array_equal(y1, y2)
-    np.testing.assert_array_equal(seq.output_mask(c1), graph.output_mask(c2))
+    np.testing.assert_array_equal(seq.output_mask(c1), graph.output_mask(c2))  # (T, B) when time-major
     dy = rand(*y1.shape, seed=3)
     seq.zero_grad()
     graph.zero_grad()

@@ -6,7 +6,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from shapeviz.core.inputs import InputSpec
+from shapeviz.core.inputs import InputSpec, is_recurrent
 from shapeviz.core.graph import GraphTensor, InputNode, Node, with_edge
 from shapeviz.core.layer import Layer
 from shapeviz.core.model import Model
@@ -402,12 +402,32 @@ class Functional(Model):
         return (list(dx) if node.listed else [dx]), []
 
     def output_mask(self, cache: FunctionalCache) -> Any:
-        """The (B, T) mask of the output (of the first output for several), or None."""
-        return cache.masks.get(id(self.output_tensors[0]))
+        """The mask of the output (of the first output for several) in its layout, or None: see
+        :meth:`output_masks`."""
+        return self.output_masks(cache)[0]
 
     def output_masks(self, cache: FunctionalCache) -> list:
-        """Per output its (B, T) mask or None."""
-        return [cache.masks.get(id(t)) for t in self.output_tensors]
+        """Per output the mask of its positions in the output's layout, for a per-step loss, or None:
+        (B, T), or (T, B) for a time-major sequence (as ``Sequential.output_mask``). Masks travel
+        between nodes as (B, T) whatever the layout."""
+        out = []
+        for t in self.output_tensors:
+            mask = cache.masks.get(id(t))
+            out.append(mask.T if mask is not None and self._time_major(t) else mask)
+        return out
+
+    def _time_major(self, t: GraphTensor) -> bool:
+        """Whether ``t`` is a time-major sequence: the recurrent layer it comes from (through layers
+        that keep the layout, such as Dense or Dropout) returned a (T, B, H) sequence."""
+        while isinstance(t.node, Node):
+            layer = t.node.layer
+            if is_recurrent(layer):
+                return bool(getattr(layer, "time_major", False) and getattr(layer, "return_sequences", False)
+                            and t.index == 0)
+            if getattr(layer, "multi_input", False) or len(t.node.inputs) != 1:
+                return False
+            t = t.node.inputs[0]
+        return False
 
     def summary_name(self) -> str:
         return f"Functional {self.name!r}"

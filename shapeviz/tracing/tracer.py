@@ -227,22 +227,24 @@ class _Session:
         return path
 
     def wrap_model(self, stack: ExitStack) -> None:
-        """A graph model runs its nodes through ``run_node``: know which call of a layer is running."""
+        """A graph model runs its nodes through ``run_node`` (forward) and ``_node_backward``: know
+        which call of a layer is running, so a shared layer's second call records as ``name@1``."""
         model = self.model
-        orig = getattr(model, "run_node", None)
-        if orig is None:
-            return
+        for method in ("run_node", "_node_backward"):
+            orig = getattr(model, method, None)
+            if orig is None:
+                continue
 
-        def run_node(node: Any, *args: Any, **kwargs: Any) -> Any:
-            saved = self.suffix
-            k = model.call_number(node)
-            self.suffix = f"@{k}" if k else ""
-            try:
-                return orig(node, *args, **kwargs)
-            finally:
-                self.suffix = saved
-        model.run_node = run_node  # type: ignore[attr-defined]
-        stack.callback(lambda: model.__dict__.pop("run_node", None))
+            def call(node: Any, *args: Any, _orig: Any = orig, **kwargs: Any) -> Any:
+                saved = self.suffix
+                k = model.call_number(node)
+                self.suffix = f"@{k}" if k else ""
+                try:
+                    return _orig(node, *args, **kwargs)
+                finally:
+                    self.suffix = saved
+            setattr(model, method, call)
+            stack.callback(lambda m=method: model.__dict__.pop(m, None))
 
     def wrap_all(self, stack: ExitStack) -> None:
         def visit(layer: Layer) -> None:
