@@ -107,3 +107,14 @@ def test_float_ids_are_ids_when_whole():
         layer(bad)
     with pytest.raises(InputError, match="expects integer token ids, got dtype float32"):
         Embedding(7, 2)(ids)
+
+
+def test_a_deep_copy_of_a_graph_model_runs():
+    """The deep checks run a float64 deep copy of the model (checks.common.float64_twin): its nodes
+    are new objects, so the graph must not look their layouts up by the original nodes' ids."""
+    import copy
+
+    ids = Input("(B, T)", name="ids", dtype="int64")
+    model = Model(inputs=ids, outputs=LSTM(2)(Embedding(7, 3, mask_zero=True)(ids)), seed=0)
+    twin = copy.deepcopy(model)
+    np.testing.assert_array_equal(twin.forward(IDS_A)[0], model.forward(IDS_A)[0])

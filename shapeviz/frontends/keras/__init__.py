@@ -59,7 +59,23 @@ def load(source: Any) -> Loaded:
             "live": "a live model"}[read.fmt]
     label = f"{read.where} ({what} saved by {version}" + \
         (", weights freshly initialised)" if read.weights is None else ")")
-    return Loaded(model, label, inputs=inputs, dims=dims, roles=roles, provenance=provenance)
+    return Loaded(model, label, inputs=inputs, dims=dims, roles=roles, provenance=provenance,
+                  loss=_known_loss(read.loss))
+
+
+def _known_loss(loss: Any) -> Any:
+    """The compiled loss, when it is one shapeviz has by that name (Keras's names are shapeviz's);
+    else None, and the command's --loss or its default applies."""
+    from shapeviz.core import losses
+    from shapeviz.errors import ShapeVizError
+
+    if not isinstance(loss, str):
+        return None
+    try:
+        losses.get(loss)
+    except ShapeVizError:
+        return None
+    return loss
 
 
 def from_keras(path_or_model: Any) -> Any:

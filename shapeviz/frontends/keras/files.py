@@ -46,6 +46,8 @@ class KerasSource:
             (what :mod:`.saving` overwrites).
         archive: for a ``.keras`` file, every member's bytes as read (what :mod:`.saving` writes
             back, with new weights in ``model.weights.h5``).
+        loss: the loss the model was compiled with (``compile_config``, an .h5's
+            ``training_config``), as Keras wrote it, or None.
     """
 
     config: dict
@@ -55,6 +57,7 @@ class KerasSource:
     keras_version: str | None = None
     paths: dict[str, list[str]] = field(default_factory=dict)
     archive: dict[str, bytes] = field(default_factory=dict, repr=False)
+    loss: Any = None
 
     @property
     def keras2(self) -> bool:
@@ -144,7 +147,8 @@ def read_keras_zip(path: str) -> KerasSource:
             found = _walk(group, f"layers/{key}")
             weights[str(name or key)] = [np.array(f[q]) for q in found]
             paths[str(name or key)] = found
-    return KerasSource(config, weights, path, "keras", version, paths, members)
+    loss = (config.get("compile_config") or {}).get("loss")
+    return KerasSource(config, weights, path, "keras", version, paths, members, loss)
 
 
 def _walk(group: Any, prefix: str) -> list[str]:
@@ -179,13 +183,20 @@ def read_h5(path: str) -> KerasSource:
                                  "'model_config' attribute")
         config = _check_model_config(_json(_text(f.attrs["model_config"]), path, "model_config"), path)
         version = _text(f.attrs.get("keras_version"))
+        training = f.attrs.get("training_config")
+        loss = None
+        if training is not None:
+            try:
+                loss = json.loads(_text(training)).get("loss")
+            except (ValueError, AttributeError):
+                loss = None
         group = f["model_weights"] if "model_weights" in f else None
         weights: dict[str, list[np.ndarray]] = {}
         if group is not None:
             for layer_name in (_text(n) for n in group.attrs.get("layer_names", [])):
                 g = group[layer_name]
                 weights[layer_name] = [np.array(g[_text(w)]) for w in g.attrs.get("weight_names", [])]
-    return KerasSource(config, weights, path, "h5", version)
+    return KerasSource(config, weights, path, "h5", version, loss=loss)
 
 
 def read_live(model: Any) -> KerasSource:
@@ -199,7 +210,9 @@ def read_live(model: Any) -> KerasSource:
         config["class_name"] = "Functional"  # keras.Model(inputs, outputs) is a Functional
     # the version of the Keras that made the object: the one already imported (shapeviz imports none)
     version = getattr(sys.modules.get(type(model).__module__.split(".")[0]), "__version__", None)
-    return KerasSource(config, weights, f"the Keras model {model.name!r}", "live", version)
+    loss = getattr(model, "loss", None)
+    return KerasSource(config, weights, f"the Keras model {model.name!r}", "live", version,
+                       loss=loss if isinstance(loss, str) else None)
 
 
 def looks_like_keras_json(path: str) -> bool:
