@@ -301,3 +301,20 @@ def test_an_operation_on_the_data_is_refused(tmp_path):
     with pytest.raises(KerasImportError, match=r"layer 'lstm' \(LSTM\) reads the result of the operation 'tanh' "
                        r"\(Tanh\): operations \(keras.ops calls\) in a functional model are not supported"):
         load(str(tmp_path / "m.keras"))
+
+
+def test_inputs_in_the_models_order_not_the_configs(tmp_path):
+    enc_in = keras.Input((None, 5), name="enc")  # made first: first in the config's layer list
+    dec_in = keras.Input((None, 4), name="dec")
+    _, h, c = L.LSTM(6, return_state=True)(enc_in)
+    y = L.LSTM(6, return_sequences=True)(dec_in, initial_state=[h, c])
+    km = keras.Model([dec_in, enc_in], y)  # but second in the model's inputs
+    km.compile(loss="mse")
+    rng = np.random.default_rng(0)
+    x = [rng.normal(size=(3, 4, 4)).astype("float32"), rng.normal(size=(3, 7, 5)).astype("float32")]
+    km.save(tmp_path / "m.keras")
+    loaded = load(str(tmp_path / "m.keras"))
+    assert list(loaded.inputs) == ["dec", "enc"] and loaded.inputs["dec"] == "(B, T_in, 4)"
+    assert loaded.loss == "mse"
+    assert rel(loaded.model.predict(x), km.predict(x, verbose=0)) <= TOL
+    trace(loaded.model, loaded.inputs, roles=loaded.roles)
