@@ -164,3 +164,17 @@ def test_the_example_files_open_without_keras():
     seq2seq = load(str(examples / "lstm_seq2seq.keras"))
     assert seq2seq.inputs == {"encoder_inputs": "(B, T_in, 71)", "decoder_inputs": "(B, T_out, 93)"}
     assert seq2seq.model.count_params() == 32509
+
+
+def test_an_old_keras2_sequential_config_is_a_bare_list(tmp_path):
+    config = {"class_name": "Sequential", "keras_version": "2.2.4", "backend": "tensorflow", "config": [
+        {"class_name": "GRU", "config": {"name": "gru_1", "units": 4, "batch_input_shape": [None, None, 3],
+                                         "dtype": "float32", "implementation": 1}},
+        {"class_name": "Dense", "config": {"name": "dense_1", "units": 1}},
+    ]}
+    loaded = load_config(tmp_path, config)
+    gru = loaded.model.layers[0]
+    # Keras before 2.3: no reset_after key means reset_after=False; the recurrent activation's default
+    # was Keras 2's hard sigmoid (0.2x + 0.5)
+    assert gru.reset_after is False and gru.recurrent_activation == "hard_sigmoid_keras2"
+    assert loaded.inputs == "(B, T, 3)"

@@ -37,7 +37,8 @@ def is_keras_file(source: Any) -> bool:
 def is_live_keras(source: Any) -> bool:
     """A Keras model object (found by its class's module, without importing Keras)."""
     module = type(source).__module__ or ""
-    return module.startswith("keras") and hasattr(source, "get_config") and hasattr(source, "get_weights")
+    return module.startswith(("keras", "tf_keras", "tensorflow")) and hasattr(source, "get_config") \
+        and hasattr(source, "get_weights")
 
 
 def _read(source: Any) -> Any:

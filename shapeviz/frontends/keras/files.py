@@ -84,7 +84,7 @@ def _json(text: Any, where: str, what: str) -> Any:
 
 def _check_model_config(config: Any, where: str) -> dict:
     if not isinstance(config, dict) or not isinstance(config.get("class_name"), str) \
-            or not isinstance(config.get("config"), dict):
+            or not isinstance(config.get("config"), (dict, list)):
         got = type(config).__name__ if not isinstance(config, dict) else f"keys {sorted(config)[:8]}"
         raise ModelLoadError(f"{where}: expected a Keras model config with 'class_name' and 'config', got {got}")
     return config

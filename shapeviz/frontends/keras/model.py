@@ -96,7 +96,9 @@ def build(source: KerasSource) -> tuple[Any, dict]:
     cls = config["class_name"]
     problems: list[str] = []
     if cls == "Sequential":
-        model, facts = _sequential(config["config"], source, problems)
+        inner = config["config"]
+        # Keras before 2.2.5 wrote a Sequential's config as the bare list of its layers
+        model, facts = _sequential({"layers": inner} if isinstance(inner, list) else inner, source, problems)
     elif cls in ("Functional", "Model"):
         model, facts = _functional(config["config"], source, problems)
     else:
@@ -258,12 +260,12 @@ def _functional(cfg: dict, source: KerasSource, problems: list[str]) -> tuple[An
     return model, {"inputs": facts_inputs}
 
 
-def _keras_mask_token(ref: Any, ops: dict, tensors_masks: dict) -> Any:
+def _keras_mask_token(ref: Any, ops: dict) -> Any:
     """The mask a Keras 3 call receives, as a token comparable with shapeviz's."""
     if ref is None:
         return None
     if isinstance(ref, list):
-        return tuple(_keras_mask_token(r, ops, tensors_masks) for r in ref)
+        return tuple(_keras_mask_token(r, ops) for r in ref)
     op = ops.get(ref[0])
     if op is None:
         return ("opaque", ref)
@@ -274,10 +276,10 @@ def _keras_mask_token(ref: Any, ops: dict, tensors_masks: dict) -> Any:
             value = op.const[0] if op.const and not isinstance(op.const[0], dict) else 0
             return ("ne", inner, float(value))
         if kind == "Any":
-            return ("any", _keras_mask_token(inner, ops, tensors_masks))
+            return ("any", _keras_mask_token(inner, ops))
         if kind == "LogicalOr" and len(op.inputs) >= 1:
-            parts = [_keras_mask_token(r, ops, tensors_masks) for r in op.inputs]
-            parts += [_keras_mask_token(_ref(a), ops, tensors_masks) for a in op.const if _is_ref(a)]
+            parts = [_keras_mask_token(r, ops) for r in op.inputs]
+            parts += [_keras_mask_token(_ref(a), ops) for a in op.const if _is_ref(a)]
             return _or_token(parts)
     return ("opaque", ref)
 
@@ -295,7 +297,7 @@ def _run_call(call: Call, layer: Any, cls: str, cfg: dict, tensors: dict, masks:
         given = tuple(in_masks) if any(m is not None for m in in_masks) else None
     else:
         given = in_masks[0] if in_masks else None
-    keras_mask = _keras_mask_token(call.mask, ops, masks)
+    keras_mask = _keras_mask_token(call.mask, ops)
     uses_mask = cls in _RECURRENT or cls == "GlobalAveragePooling1D"
     if explicit and uses_mask and _differs(given, keras_mask):
         problems.append(f"layer {call.layer!r} ({cls}): Keras hands this call the mask {_show(keras_mask)}, "

@@ -154,7 +154,7 @@ class Conf:
     def check_rest(self, conv: Converter) -> None:
         """Refuse every key the converter did not read, unless harmless with its value."""
         for key, value in self.config.items():
-            if key in self.read or key in conv.honours and key in self.read:
+            if key in self.read:
                 continue
             check = conv.harmless.get(key)
             if check is not None:
