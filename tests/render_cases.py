@@ -89,6 +89,49 @@ def addition_lstm() -> Trace:
     return trace(model, "(B, T, 2)", mask="(B, T)", labels="(B, 1)", loss="mse")
 
 
+# -- graph models (issue 10's three examples) ----------------------------------------------------
+def seq2seq_graph() -> Trace:
+    """Keras's lstm_seq2seq: two inputs, the encoder's return_state (h, c) starts the decoder."""
+    from shapeviz import LSTM, Dense, Input, Model
+    enc_in = Input("(B, T_in, 71)", name="encoder_inputs")
+    dec_in = Input("(B, T_out, 93)", name="decoder_inputs")
+    _, h, c = LSTM(32, return_state=True, name="encoder")(enc_in)
+    dec, _, _ = LSTM(32, return_sequences=True, return_state=True, name="decoder")(dec_in, initial_state=[h, c])
+    out = Dense(93, activation="softmax", name="decoder_dense")(dec)
+    model = Model(inputs=[enc_in, dec_in], outputs=out, name="seq2seq", seed=0)
+    return trace(model, None, labels="(B, T_out, 93)", loss="categorical_crossentropy")
+
+
+def repeat_graph() -> Trace:
+    """addition_rnn's decoder as a one-to-many: a vector, RepeatVector(4), an LSTM over the 4 steps,
+    TimeDistributed(Dense) at every step."""
+    from shapeviz import LSTM, Dense, Input, Model, RepeatVector, TimeDistributed
+    question = Input("(B, 12)", name="question")
+    code = Dense(16, activation="relu", name="encode")(question)
+    seq = LSTM(16, return_sequences=True, name="decoder")(RepeatVector(4, name="repeat")(code))
+    out = TimeDistributed(Dense(12, activation="softmax", name="digit"), name="digits")(seq)
+    return trace(Model(inputs=question, outputs=out, name="addition_rnn", seed=0), None)
+
+
+def pooled_graph() -> Trace:
+    """A text classifier: a bidirectional GRU's sequence, average- and max-pooled, concatenated, Dense."""
+    from shapeviz import GRU, Bidirectional, Concatenate, Dense, Embedding, GlobalAveragePooling1D, \
+        GlobalMaxPooling1D, Input, Model
+    ids = Input("(B, T)", name="tokens", dtype="int64")
+    emb = Embedding(2000, 16, name="embed")(ids)
+    seq = Bidirectional(GRU(8, return_sequences=True), name="bigru")(emb)
+    both = Concatenate(name="pools")([GlobalAveragePooling1D(name="avg")(seq), GlobalMaxPooling1D(name="max")(seq)])
+    out = Dense(1, activation="sigmoid", name="score")(both)
+    return trace(Model(inputs=ids, outputs=out, name="classifier", seed=0), None, labels="(B, 1)",
+                 loss="binary_crossentropy")
+
+
+GRAPH_CASES: dict[str, Callable[[], Trace]] = {
+    "seq2seq_graph": seq2seq_graph,
+    "repeat_graph": repeat_graph,
+    "pooled_graph": pooled_graph,
+}
+
 CASES: dict[str, Callable[[], Trace]] = {
     "one_to_one": one_to_one,
     "one_to_many": one_to_many,
@@ -98,6 +141,7 @@ CASES: dict[str, Callable[[], Trace]] = {
     "imdb": imdb,
     "addition": addition,
     "addition_lstm": addition_lstm,
+    **GRAPH_CASES,
 }
 
 

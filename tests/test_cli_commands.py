@@ -199,7 +199,7 @@ def test_report_json_is_the_trace_schema():
     result = run("report", ADDITION, "--format", "json", "--dim", "B=7")
     assert result.exit_code == 0
     data = json.loads(result.output)
-    assert data["schema"] == "shapeviz.trace/1"
+    assert data["schema"] == "shapeviz.trace/2"
     assert data["mode"] == "many-to-one" and data["param_count"] == 20801
     assert data["inputs"] == {"x": ["B", "T", 2]} and data["outputs"] == {"y": ["B", 1]}
     sizes = {b["name"]: b["value"] for b in data["bindings"]}

@@ -13,7 +13,7 @@ import pytest
 from render_cases import CASES, all_traces, example, fresh_names
 from shapeviz import trace
 from shapeviz.render import SCHEMA_ID, dumps, to_json
-from shapeviz.render.jsonform import schema
+from shapeviz.render.jsonform import SCHEMA_IDS, schema
 from shapeviz.tracing.records import Trace
 
 TOP_LEVEL = ["schema", "model", "model_kind", "mode", "dtype", "inputs", "outputs", "labels", "loss", "options",
@@ -35,7 +35,8 @@ def validator() -> jsonschema.Draft202012Validator:
 def test_the_schema_ships_with_the_package() -> None:
     path = Path(__file__).resolve().parents[1] / "shapeviz" / "schemas" / "trace.schema.json"
     assert json.loads(path.read_text(encoding="utf-8")) == schema()
-    assert schema()["properties"]["schema"]["const"] == SCHEMA_ID == "shapeviz.trace/1"
+    assert schema()["properties"]["schema"]["enum"] == list(SCHEMA_IDS) == ["shapeviz.trace/1", SCHEMA_ID]
+    assert SCHEMA_ID == "shapeviz.trace/2"
 
 
 @pytest.mark.parametrize("case", list(CASES))
@@ -43,7 +44,46 @@ def test_every_mode_validates(case: str, traces: dict[str, Trace], validator) ->
     doc = json.loads(dumps(traces[case]))
     errors = sorted(validator.iter_errors(doc), key=lambda e: list(e.path))
     assert not errors, "\n".join(f"{list(e.path)}: {e.message}" for e in errors)
-    assert list(doc) == TOP_LEVEL
+    graph = traces[case].graph is not None  # a graph model's nodes and edges follow its layers
+    assert list(doc) == (TOP_LEVEL[:14] + ["graph"] + TOP_LEVEL[14:] if graph else TOP_LEVEL)
+
+
+def test_version_1_documents_still_validate(traces: dict[str, Trace], validator) -> None:
+    """A document written by the version before graphs (schema /1, no graph key) is still valid; a
+    /1 document cannot carry a graph, and a graph's edges must say where they go."""
+    golden = Path(__file__).parent / "golden" / "json" / "imdb.json"
+    old = json.loads(golden.read_text(encoding="utf-8"))
+    old["schema"] = "shapeviz.trace/1"
+    validator.validate(old)
+    doc = to_json(traces["seq2seq_graph"])
+    validator.validate(doc)
+    doc["schema"] = "shapeviz.trace/1"
+    assert not validator.is_valid(doc)
+    for path, value in ((("graph", "edges", 0, "slot"), "state"), (("graph", "nodes", 0, "call"), -1)):
+        bad = to_json(traces["seq2seq_graph"])
+        node = bad
+        for key in path[:-1]:
+            node = node[key]
+        node[path[-1]] = value
+        assert not validator.is_valid(bad), path
+    bad = to_json(traces["seq2seq_graph"])
+    del bad["graph"]["edges"][0]["dst"]
+    assert not validator.is_valid(bad)
+
+
+def test_a_graph_as_json(traces: dict[str, Trace]) -> None:
+    doc = to_json(traces["seq2seq_graph"])
+    graph = doc["graph"]
+    assert [(n["name"], n["kind"]) for n in graph["nodes"]] == [
+        ("encoder_inputs", "input"), ("decoder_inputs", "input"), ("encoder", "lstm"), ("decoder", "lstm"),
+        ("decoder_dense", "dense")]
+    assert graph["nodes"][2]["outputs"] == ["y", "h", "c"]
+    handover = [e for e in graph["edges"] if e["slot"] == "initial_state"]
+    assert handover == [
+        {"src": "encoder", "output": 1, "label": "h", "dst": "decoder", "slot": "initial_state", "index": 0},
+        {"src": "encoder", "output": 2, "label": "c", "dst": "decoder", "slot": "initial_state", "index": 1}]
+    assert graph["outputs"] == [{"name": "y", "node": "decoder_dense", "output": 0, "label": "y"}]
+    assert "graph" not in to_json(traces["many_to_many"])  # the other models: as before, but for the version
 
 
 def test_a_concrete_trace_validates(validator, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -60,7 +100,7 @@ def test_the_schema_rejects_what_is_not_a_trace(traces: dict[str, Trace], valida
     good = to_json(traces["imdb"])
     for path, value in ((("layers", 1, "outputs", "y", 1), 128.5),  # not a whole size
                         (("layers", 1, "outputs", "y", 0), "B T"),  # not an expression
-                        (("schema",), "shapeviz.trace/2"),
+                        (("schema",), "shapeviz.trace/3"),
                         (("mode",), "many-to-few"),
                         (("steps", 0, "phase"), "sideways")):
         doc = copy.deepcopy(good)
@@ -105,6 +145,9 @@ def test_imdb_as_json(traces: dict[str, Trace]) -> None:
 def test_json_golden(traces: dict[str, Trace], golden) -> None:
     golden("json/imdb.json", dumps(traces["imdb"]))
     golden("json/many_to_many.json", dumps(traces["many_to_many"]))
+    golden("json/seq2seq_graph.json", dumps(traces["seq2seq_graph"]))
+    golden("json/repeat_graph.json", dumps(traces["repeat_graph"]))
+    golden("json/pooled_graph.json", dumps(traces["pooled_graph"]))
 
 
 def test_unbound_memory_and_wrappers(traces: dict[str, Trace]) -> None:

@@ -7,7 +7,7 @@ import pytest
 from picture_cases import all_traces
 from render_cases import CASES
 from shapeviz import GRU, LSTM, Bidirectional, Dense, Sequential, SimpleRNN, trace
-from shapeviz.render.text import WIDTH, draw, text_diagram
+from shapeviz.render.text import WIDTH, crossing, draw, text_diagram
 from shapeviz.render.unroll import Box, Column, Link, Row, Unrolled, unrolled
 from shapeviz.tracing.records import Trace
 
@@ -61,7 +61,7 @@ def _locate(pic: Unrolled, grid: list[str]) -> dict[str, Rect]:
             while ch == "┌" and line[right] in "─╌┴":
                 right += 1
             if ch == "┌" and line[right] == "┐":
-                bottom = next(b for b in range(y + 1, len(grid)) if grid[b][x] not in "│╎")
+                bottom = next(b for b in range(y + 1, len(grid)) if grid[b][x] not in "│╎┤")  # ┤: an arrow out
                 if grid[bottom][x] == "└":
                     rects.append((y, x, bottom, right))
     panels: list[list[int]] = []
@@ -96,9 +96,15 @@ def _inside(rect: Rect, y: int, x: int) -> bool:
     return rect[0] <= y <= rect[2] and rect[1] <= x <= rect[3]
 
 
+_JOINS = {"─": "lr", "╌": "lr", "═": "lr", "│": "ud", "╎": "ud", "┌": "dr", "┐": "dl", "└": "ur", "┘": "ul",
+          "├": "udr", "┤": "udl", "┬": "dlr", "┴": "ulr", "┼": "udlr"}
+_STEPS = {"u": (-1, 0), "d": (1, 0), "l": (0, -1), "r": (0, 1)}
+
+
 def _sources(grid: list[str], where: dict[str, Rect], dst: str, label: str) -> set[str]:
     """The boxes the arrows into ``dst`` come from: each arrowhead that points at it, followed back
-    along its line (turning at corners, over `` label `` written into it) to the box it leaves."""
+    along its line (turning at corners, branching at junctions: a pooling's bus joins several
+    steps, over `` label `` written into it) to the boxes it leaves."""
     y0, x0, y1, x1 = where[dst]
     around = [(y, x) for y in range(y0 - 1, y1 + 2) for x in range(x0 - 1, x1 + 2) if not _inside(where[dst], y, x)]
     found = set()
@@ -108,22 +114,28 @@ def _sources(grid: list[str], where: dict[str, Rect], dst: str, label: str) -> s
         dy, dx = _HEADS[grid[y][x]]
         if not _inside(where[dst], y - dy, x - dx):  # it points elsewhere
             continue
-        while True:
+        todo, seen = [(y, x, dy, dx)], set()
+        while todo:
+            y, x, dy, dx = todo.pop()
             y, x = y + dy, x + dx
+            if (y, x, dy, dx) in seen:
+                continue
+            seen.add((y, x, dy, dx))
             ch = grid[y][x] if 0 <= y < len(grid) and 0 <= x < len(grid[y]) else ""
             src = next((i for i, rect in where.items() if i != dst and _inside(rect, y, x)), None)
             if src is not None:
                 found.add(src)
-                break
-            if ch in _CORNERS:
-                dy, dx = next(d for d in _CORNERS[ch] if d != (-dy, -dx))
-            elif label and dy == 0 and ch == " ":  # a label written into a line along the row
+                continue
+            if label and dy == 0 and ch == " ":  # a label written into a line along the row
                 start = x if dx > 0 else x - len(label) - 1
-                if grid[y][start:start + len(label) + 2] != f" {label} ":
-                    break
-                x += dx * (len(label) + 1)
-            elif not (dy == 0 and ch in "─╌═" or dx == 0 and ch in "│╎"):
-                break
+                if grid[y][start:start + len(label) + 2] == f" {label} ":
+                    todo.append((y, x + dx * (len(label) + 1), dy, dx))
+                continue
+            joins = _JOINS.get(ch, "")
+            back = next((d for d, step in _STEPS.items() if step == (-dy, -dx)), "")
+            if back not in joins:
+                continue  # not a line that continues the one we came along
+            todo += [(y, x, *_STEPS[d]) for d in joins if d != back]
     return found
 
 
@@ -142,8 +154,7 @@ def undrawn(pic: Unrolled, text: str) -> list[Link]:
             y0, _, y1, x1 = where[src.id]
             drawn = any(grid[y][x1 + 2:].startswith(f"↺ {link.label} {link.loop}") for y in range(y0, y1 + 1))
         elif pic.columns[src.col].group != pic.columns[dst.col].group:
-            names = ", ".join(name for name, _ in src.lines)
-            drawn = any(line.startswith(f"{names} ══→") and link.label in line for line in grid)
+            drawn = crossing(pic, link) in [line.rstrip() for line in grid]
         else:
             drawn = src.id in _sources(grid, where, dst.id, link.label)
         if not drawn:

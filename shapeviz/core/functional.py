@@ -302,9 +302,8 @@ class Functional(Model):
         if states:
             kwargs["initial_state"] = states
         try:
-            # a merge (Merge.ensure_built) builds from its whole list; other layers from their first input
-            own = node.listed and type(layer).ensure_built is not Layer.ensure_built
-            layer.ensure_built(x if own else xs[0], self.init_rng, self.dtype)
+            if not node.listed:  # a merge builds itself from the list in its forward (it has no weights)
+                layer.ensure_built(xs[0], self.init_rng, self.dtype)
             out, cache = layer.forward(x, **kwargs)
             out_mask = self._output_mask(node, x, mask) if takes_mask else None
         except ShapeVizError as error:

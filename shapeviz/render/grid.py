@@ -16,7 +16,13 @@ from shapeviz.tracing.records import LayerRecord, Shape, StepRecord, Trace
 RECURRENT = frozenset({"simple_rnn", "lstm", "gru"})
 PASS_THROUGH = frozenset({"dropout", "masking"})  # same shape out as in: drawn on the link, not as a row
 _KIND_NAMES = {"simple_rnn": "SimpleRNN", "lstm": "LSTM", "gru": "GRU", "dense": "Dense", "embedding": "Embedding",
-               "bidirectional": "Bidirectional", "dropout": "Dropout", "masking": "Masking"}
+               "bidirectional": "Bidirectional", "dropout": "Dropout", "masking": "Masking",
+               # a graph model's layers
+               "time_distributed": "TimeDistributed", "repeat_vector": "RepeatVector", "concatenate": "Concatenate",
+               "add": "Add", "subtract": "Subtract", "multiply": "Multiply", "average": "Average", "stack": "Stack",
+               "global_average_pooling1d": "GlobalAveragePooling1D", "global_max_pooling1d": "GlobalMaxPooling1D",
+               "activation": "Activation", "flatten": "Flatten", "reshape": "Reshape", "permute": "Permute",
+               "index": "Index", "take_step": "TakeStep", "last_step": "LastStep", "steps": "Steps"}
 MODE_TEXT = {
     "one-to-one": "a vector in, a vector out",
     "one-to-many": "a vector in, a sequence out",
@@ -102,6 +108,9 @@ def kind_text(rec: LayerRecord) -> str:
         args.append(str(cfg.get("merge_mode")))
     if rec.kind in PASS_THROUGH and "rate" in cfg:
         args.append(str(cfg["rate"]))
+    for key in ("n", "t", "axis"):  # RepeatVector(n), TakeStep(t), Concatenate(axis)
+        if key in cfg and rec.kind in ("repeat_vector", "take_step", "concatenate", "stack"):
+            args.append(str(cfg[key]))
     return f"{name}({', '.join(args)})" if args else name
 
 
@@ -137,6 +146,7 @@ class Grid:
             rolled=rolled)
         self.top = [r for r in trace.layers if r.depth == 0]
         self.seq = False  # whether the layer being laid out reads a sequence (else one vector)
+        self.reserved: list[int] = []  # rows made beforehand (a graph's layout) that row() fills in order
 
     # -- structure ---------------------------------------------------------------------
     def steps(self, path: str) -> list[StepRecord]:
@@ -158,6 +168,10 @@ class Grid:
         return list(range(start, len(self.pic.columns)))
 
     def row(self, title: str, details: list[str], direction: int = 0) -> int:
+        if self.reserved:
+            r = self.reserved.pop(0)
+            self.pic.rows[r] = Row(title, tuple(details), direction)
+            return r
         self.pic.rows.append(Row(title, tuple(details), direction))
         return len(self.pic.rows) - 1
 

@@ -1,4 +1,4 @@
-"""The JSON form of a Trace (schema ``shapeviz.trace/1``): plain, versioned, stable enough to diff.
+"""The JSON form of a Trace (schema ``shapeviz.trace/2``): plain, versioned, stable enough to diff.
 
 The format is documented in ``docs/json-format.md`` and described by the JSON Schema that ships
 with the package (``shapeviz/schemas/trace.schema.json``, :func:`schema`).
@@ -16,7 +16,8 @@ from shapeviz.render.fmt import dim_json, merged_steps, shape_json
 from shapeviz.tracing.dims import Dim
 from shapeviz.tracing.records import Shape, Trace
 
-SCHEMA_ID = "shapeviz.trace/1"
+SCHEMA_ID = "shapeviz.trace/2"
+SCHEMA_IDS = ("shapeviz.trace/1", SCHEMA_ID)  # what the shipped schema validates: /1 is /2 without a graph
 
 
 def _shapes(shapes: dict[str, Shape]) -> dict[str, list[int | str]]:
@@ -48,7 +49,8 @@ def to_json(trace: Trace) -> dict[str, Any]:
 
     Shapes are lists of ints and dim expressions (``["B", "T", 128]``, ``["B", "4*H"]``); a
     step's index ``t`` is an int or an expression (``"T-1"``); a step reported in parts is
-    one step. Nothing in it depends on the time or the
+    one step. A graph model's JSON has a ``graph`` key after ``layers``: its nodes, the edges
+    between them and its outputs. Nothing in it depends on the time or the
     machine, so two traces of the same model give the same JSON.
 
     Args:
@@ -90,6 +92,7 @@ def to_json(trace: Trace) -> dict[str, Any]:
             }
             for r in trace.layers
         ],
+        **({"graph": _graph(trace)} if trace.graph is not None else {}),
         "steps": [
             {"layer": s.layer, "t": dim_json(s.t), "phase": s.phase, "tensors": _shapes(s.tensors)}
             for s in merged_steps(trace)
@@ -98,6 +101,19 @@ def to_json(trace: Trace) -> dict[str, Any]:
             {"param": g.param, "shape": shape_json(g.shape), "param_shape": shape_json(g.param_shape), "ok": g.ok}
             for g in trace.grads
         ],
+    }
+
+
+def _graph(trace: Trace) -> dict[str, Any]:
+    """A graph model's nodes, edges and outputs (``shapeviz.trace/2``)."""
+    graph = trace.graph
+    assert graph is not None
+    return {
+        "nodes": [{"name": n.name, "kind": n.kind, "layer": n.layer, "call": n.call, "outputs": list(n.outputs)}
+                  for n in graph.nodes],
+        "edges": [{"src": e.src, "output": e.output, "label": e.label, "dst": e.dst, "slot": e.slot,
+                   "index": e.index} for e in graph.edges],
+        "outputs": [{"name": o.name, "node": o.node, "output": o.output, "label": o.label} for o in graph.outputs],
     }
 
 

@@ -47,7 +47,9 @@ class Link:
             step), ``"elided"`` (into or out of the collapsed steps), ``"align"`` (keeps the
             collapsed column straight; not drawn), ``"handover"`` (an encoder's final state to
             the decoder), ``"merge"`` (into a Bidirectional's merge), ``"feedback"`` (an output
-            fed back as the next input), ``"identity"`` (the top layer's state is the output).
+            fed back as the next input), ``"identity"`` (the top layer's state is the output),
+            ``"repeat"`` (a RepeatVector's vector copied to the next step), ``"reduce"`` (a step a
+            pooling or a selection reads), ``"operand"`` (an input of a graph's merge layer).
         label: what joins them: a weight's name (``kernel``, ``recurrent_kernel``), a merge mode.
         loop: the repetition on a rolled view's self-loop (``"× T"``).
         src_port, dst_port: the lines of the two boxes it joins (see :attr:`Box.ports`), or empty.
@@ -70,11 +72,14 @@ class Row:
         title: ``"input"`` or the layer's name.
         details: short lines: the layer's type, its output shape, its weights' shapes.
         direction: 1 when its recurrence runs left to right, -1 for a backward layer, 0 for none.
+        panels: for a row that holds several nodes of a graph model, each over its own time axis,
+            ``(group, title)`` per node: the title of the row in the panel of that column group.
     """
 
     title: str
     details: tuple[str, ...] = ()
     direction: int = 0
+    panels: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from rich.table import Table
 from rich.text import Text
 
 from shapeviz.errors import ConfigError
+from shapeviz.render.connections import SHARED_NOTE, connected_to, input_rows
 from shapeviz.render.fmt import Step, formula, human_bytes, merged_steps, shape_text, short_where
 from shapeviz.tracing.records import LayerRecord, Shape, Trace
 
@@ -120,20 +121,27 @@ def _summary_rows(trace: Trace) -> list[list[str]]:
             count = f"({count})"  # included in the wrapper's count
         # a wrapper's record repeats its directions' states ("forward h"); their own rows show them
         states = "-" if any(r.states for r in _inner(trace, record)) else _named(record.states)
+        if trace.is_repeat_call(record.path) and not record.depth:
+            count = f"({count})"  # a shared layer's weights, counted at its first call
         rows.append([name, record.kind, _named(record.inputs, "x"), _named(record.outputs, "y"), states, count])
-    return rows
+        if trace.graph is not None:  # a graph model: what each node reads
+            rows[-1].append(connected_to(trace, record))
+    return input_rows(trace) + rows
 
 
-def _summary_grid(trace: Trace, rows: list[list[str]], kind: bool) -> Table:
+def _summary_grid(trace: Trace, rows: list[list[str]], kind: bool, inputs: bool = True) -> Table:
     table = _table(show_footer=True)
     table.add_column("Layer", footer="Total", no_wrap=True)
     if kind:
         table.add_column("Kind", no_wrap=True)
-    for header in ("Input", "Output", "State"):
+    for header in ("Input", "Output", "State") if inputs else ("Output", "State"):
         table.add_column(header)
     table.add_column("Params", justify="right", footer=f"{trace.param_count:,}")
+    if trace.graph is not None:
+        table.add_column("Connected to")
     for row in rows:
-        table.add_row(*(row if kind else row[:1] + row[2:]))
+        row = row if kind else row[:1] + row[2:]
+        table.add_row(*(row if inputs else row[:1] + row[2:]))  # without the Input column
     return table
 
 
@@ -144,7 +152,13 @@ def summary_table(trace: Trace) -> Group:
     parentheses: the wrapper's count includes them. Under the table: the dims and their sizes, the
     loss, and the BPTT activation memory (a formula in the dims, and bytes once they are bound).
     When the table does not fit the console, the Kind column is left out first (default names,
-    ``lstm_1``, say the kind already).
+    ``lstm_1``, say the kind already), then for a graph model the Input column ("Connected to"
+    names what each layer reads).
+
+    A graph model's table (``trace.graph``) has a row per model input and a "Connected to" column:
+    the tensors each layer reads, one per line of its Input column (``encoder.h`` for output ``h``
+    of ``encoder``); a shared layer's later calls are rows ``name@1``, ``name@2``, their weights
+    counted at the first call.
 
     Args:
         trace: a trace from :func:`shapeviz.trace`.
@@ -153,8 +167,13 @@ def summary_table(trace: Trace) -> Group:
         A ``rich.console.Group``: the title, the table and the notes.
     """
     rows = _summary_rows(trace)
-    table = _Narrowest(_summary_grid(trace, rows, kind=True), _summary_grid(trace, rows, kind=False))
+    choices = [_summary_grid(trace, rows, kind=True), _summary_grid(trace, rows, kind=False)]
+    if trace.graph is not None:  # Keras's summary of a graph: what each layer reads says it, not its shapes
+        choices.append(_summary_grid(trace, rows, kind=False, inputs=False))
+    table = _Narrowest(*choices)
     notes = [f"Dims: {dims_legend(trace)}"]
+    if trace.graph is not None and any(n.call for n in trace.graph.nodes):
+        notes.append(SHARED_NOTE)
     if trace.options:
         notes.append("Options: " + ", ".join(f"{k}={v}" for k, v in trace.options.items()))
     if trace.loss is not None:

@@ -22,6 +22,7 @@ from typing import Any
 from shapeviz.errors import ConfigError
 from shapeviz.render.grid import (PASS_THROUGH, RECURRENT, Grid, drop_axis, has_axis, kind_text, nearest,
                                   out_shape, sequence_length, shown_steps, sub, weight_details, weight_label)
+from shapeviz.render.graphlayout import lay_out_graph
 from shapeviz.render.picture import Box, Column, Link, Row, Unrolled
 from shapeviz.tracing.dims import Dim, shape_str
 from shapeviz.tracing.records import LayerRecord, Trace
@@ -234,6 +235,8 @@ class _Builder(Grid):
             self.one_to_many()
         elif kind == "encoder_decoder":
             self.encoder_decoder()
+        elif self.trace.graph is not None:
+            lay_out_graph(self)
         else:
             self.sequential()
         return self.pic

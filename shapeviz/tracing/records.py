@@ -107,6 +107,77 @@ class GradRecord:
         return tuple(self.shape) == tuple(self.param_shape)
 
 
+@dataclass(frozen=True)
+class NodeRecord:
+    """One node of a graph model: a model input, or one call of a layer.
+
+    Attributes:
+        name: the input's name (``"source"``), the layer's (``"enc"``), or for a shared layer's later
+            calls ``"shared@1"``, ``"shared@2"``: a top-level layer record's path.
+        kind: ``"input"`` for a model input, else the layer's kind (``"lstm"``...).
+        layer: the layer called (``"shared"`` for every call of it); the name for an input.
+        call: 0 for the layer's first call in the model, 1 for its second, ...
+        outputs: what each of its outputs is called: ``("y",)``, ``("y", "h", "c")`` with return_state.
+    """
+
+    name: str
+    kind: str
+    layer: str
+    call: int = 0
+    outputs: tuple[str, ...] = ("y",)
+
+
+@dataclass(frozen=True)
+class EdgeRecord:
+    """A tensor from one node to another: output ``output`` (called ``label``) of ``src`` is input
+    ``index`` (``slot="input"``) or initial state ``index`` (``slot="initial_state"``) of ``dst``."""
+
+    src: str
+    output: int
+    label: str
+    dst: str
+    slot: str = "input"
+    index: int = 0
+
+
+@dataclass(frozen=True)
+class OutputRecord:
+    """A model output: its name (a key of ``Trace.outputs``) and the node output it is."""
+
+    name: str
+    node: str
+    output: int
+    label: str
+
+
+@dataclass
+class GraphRecord:
+    """The graph of a graph model: its nodes in run order (the inputs first), every edge, the outputs."""
+
+    nodes: list[NodeRecord] = field(default_factory=list)
+    edges: list[EdgeRecord] = field(default_factory=list)
+    outputs: list[OutputRecord] = field(default_factory=list)
+
+    def node(self, name: str) -> NodeRecord:
+        for n in self.nodes:
+            if n.name == name:
+                return n
+        raise KeyError(f"no node {name!r} in the graph; nodes: {[n.name for n in self.nodes]}")
+
+    def into(self, name: str) -> list[EdgeRecord]:
+        """The edges into node ``name``: its inputs in order, then its initial states."""
+        edges = [e for e in self.edges if e.dst == name]
+        return sorted(edges, key=lambda e: (e.slot != "input", e.index))
+
+    def out_of(self, name: str) -> list[EdgeRecord]:
+        return [e for e in self.edges if e.src == name]
+
+    def tensor(self, node: str, output: int) -> str:
+        """A node output as text: ``"enc"`` for a node with one output, ``"enc.h"`` for one of several."""
+        n = self.node(node)
+        return node if len(n.outputs) <= 1 else f"{node}.{n.outputs[output]}"
+
+
 @dataclass
 class Trace:
     """Everything one symbolic run recorded. Plain data: renderers read it, nothing prints it.
@@ -121,6 +192,7 @@ class Trace:
         loss: the loss's name when labels were traced, and the labels' shape.
         options: the model's own settings that shape its picture but no record shows: a
             OneToMany's ``steps`` and ``feedback`` ("zeros" or "outputs": what it reads after step 0).
+        graph: a graph model's nodes and edges (None for the other models).
     """
 
     model: str
@@ -136,6 +208,7 @@ class Trace:
     loss: str | None = None
     dtype: str = "float32"
     options: dict[str, Any] = field(default_factory=dict)
+    graph: GraphRecord | None = None
 
     # -- queries ----------------------------------------------------------------------
     def layer(self, path: str) -> LayerRecord:
@@ -153,8 +226,16 @@ class Trace:
 
     @property
     def param_count(self) -> int:
-        """Parameters of the model: a wrapper's count includes its inner layers' (depth 1), counted once."""
-        return sum(r.param_count for r in self.layers if r.depth == 0)
+        """Parameters of the model: a wrapper's count includes its inner layers' (depth 1), counted once;
+        a shared layer's later calls (``shared@1``) reuse its weights and count nothing."""
+        return sum(r.param_count for r in self.layers if r.depth == 0 and not self.is_repeat_call(r.path))
+
+    def is_repeat_call(self, path: str) -> bool:
+        """Whether ``path`` is (inside) a shared layer's second or later call in a graph model."""
+        if self.graph is None:
+            return False
+        top = path.split("/")[0]
+        return any(n.name == top and n.call > 0 for n in self.graph.nodes)
 
     @property
     def memory(self) -> Dim:
@@ -183,7 +264,7 @@ class Trace:
         return Trace(self.model, self.model_kind, self.mode, sub(self.inputs), sub(self.outputs), layers, steps,
                      [GradRecord(g.param, g.shape, g.param_shape) for g in self.grads], bindings,
                      substitute(self.labels, vals) if self.labels is not None else None, self.loss, self.dtype,
-                     dict(self.options))
+                     dict(self.options), self.graph)
 
     def shape_text(self, shape: Shape) -> str:
         return shape_str(shape)

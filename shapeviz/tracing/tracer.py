@@ -24,7 +24,8 @@ from shapeviz.tracing import hints
 from shapeviz.tracing.context import ROLES, TraceContext, activate
 from shapeviz.tracing.dims import Dim, shape_str
 from shapeviz.tracing.parse import DimSpec, parse_dims, parse_shape
-from shapeviz.tracing.records import GradRecord, LayerRecord, StepRecord, Trace
+from shapeviz.tracing.records import (EdgeRecord, GradRecord, GraphRecord, LayerRecord, NodeRecord, OutputRecord,
+                                      StepRecord, Trace)
 from shapeviz.tracing.symarray import SymArray, norm_shape, shape_of
 
 REPRESENTATIVE = 3  # steps traced of a long or symbolic sequence: 0, 1, ..., T-1
@@ -565,7 +566,30 @@ def trace(model: Model, inputs: Any, *, dims: Any = None, expect: dict[str, str]
         inputs={n: s.shape for n, s in zip(names, sym_inputs)}, outputs=outputs, layers=records,
         steps=session.steps, grads=grads, bindings=dict(ctx.bindings),
         labels=labels_shape, loss=loss_name, dtype=str(model.dtype),
-        options={k: getattr(model, k) for k in ("steps", "feedback") if hasattr(model, k)})
+        options={k: getattr(model, k) for k in ("steps", "feedback") if hasattr(model, k)},
+        graph=graph_record(model, list(outputs)) if hasattr(model, "nodes") else None)
+
+
+def graph_record(model: Any, output_names: list[str]) -> GraphRecord:
+    """A graph model's nodes and edges as plain records: which node's output feeds which input or
+    initial state of which node (node names as the layer records' paths: ``shared@1``)."""
+    graph = GraphRecord()
+    names: dict[int, str] = {}
+    for t in model.input_tensors:
+        names[id(t.node)] = t.name
+        graph.nodes.append(NodeRecord(t.name, "input", t.name, 0, (t.label,)))
+    for node in model.nodes:
+        k = model.call_number(node)
+        name = node.layer.name if k == 0 else f"{node.layer.name}@{k}"
+        names[id(node)] = name
+        graph.nodes.append(NodeRecord(name, node.layer.kind, node.layer.name, k,
+                                      tuple(t.label for t in node.outputs)))
+        for i, t in enumerate(node.inputs):
+            slot, index = ("input", i) if i < node.n_x else ("initial_state", i - node.n_x)
+            graph.edges.append(EdgeRecord(names[id(t.node)], t.index, t.label, name, slot, index))
+    for out_name, t in zip(output_names, model.output_tensors):
+        graph.outputs.append(OutputRecord(out_name, names[id(t.node)], t.index, t.label))
+    return graph
 
 
 def _cotangent(y: Any, concrete: bool, rng: np.random.Generator) -> Any:
