@@ -6,8 +6,9 @@ Runs of a 4-layer LSTM(64) stack with a Dense head, forward and backward:
 - symbolic B and T, traced over the representative steps 0, 1, T-1;
 - the same with B = T = 10^6 declared (no array of that size is ever allocated: the trace
   reports the BPTT memory such a batch would need instead);
-- a concrete T = 1000 traced over all its steps (``all_steps=True``), also with a mask, and the
-  same stack of GRU(64) and of Bidirectional(LSTM(64)) (twice the layers).
+- a concrete T = 1000 traced over all its steps (``all_steps=True``), written as a literal and given
+  by name (``dims={"T": 1000}``), also with a mask, and the same stack of GRU(64) and of
+  Bidirectional(LSTM(64)) (twice the layers).
 Medians of repeated runs, in milliseconds.
 """
 
@@ -44,6 +45,7 @@ def main(argv: list[str] | None = None) -> None:
         ("symbolic B, T (steps 0, 1, T-1)", lambda: trace(m, "(B, T, 8)")),
         ("B = T = 10^6 declared", lambda: trace(m, "(B, T, 8)", dims={"B": 10**6, "T": 10**6})),
         ("T = 1000, all steps", lambda: trace(m, "(B, 1000, 8)", all_steps=True)),
+        ("T = 1000 by name (dims), all steps", lambda: trace(m, "(B, T, 8)", dims={"T": 1000}, all_steps=True)),
         ("T = 1000, all steps, with a mask (B, T)", lambda: trace(m, "(B, 1000, 8)", mask="(B, 1000)",
                                                                  all_steps=True)),
         ("T = 1000, all steps, GRU(64) x 4", lambda: trace(gru, "(B, 1000, 8)", all_steps=True)),

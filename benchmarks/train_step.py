@@ -6,6 +6,7 @@ them for this command alone):
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/train_step.py
     ... --config imdb-lstm --dtype float32 --threads 2 --repeats 31
     ... --quick                      # few repeats, for a smoke run
+    ... --graph                      # the imdb model as a Sequential and as a graph, paired
 
 Each configuration is one model, built once in shapeviz and once in torch with the same
 weights (converted with ``shapeviz.core.convert``); the first step's losses are compared, so
@@ -35,7 +36,7 @@ from typing import Any, Callable
 import numpy as np
 from threadpoolctl import threadpool_info, threadpool_limits
 
-from shapeviz import GRU, LSTM, Adam, Dense, Embedding, Sequential, SimpleRNN
+from shapeviz import GRU, LSTM, Adam, Dense, Embedding, Input, Model, Sequential, SimpleRNN
 from shapeviz.core.convert import to_torch_weights
 from shapeviz.core.losses import BinaryCrossentropy, MeanSquaredError
 from shapeviz.core.recurrent import Recurrent, RecurrentCache
@@ -249,6 +250,90 @@ def bench(cfg: Config, dtype: str, threads: int, repeats: int, warmup: int = 3) 
     return Row(cfg.name, dtype, threads, med["ours"], med.get("theirs"), kept, necessary, loss_diff, busy)
 
 
+def make_graph(cfg: Config, dtype: str, like: Sequential) -> Any:
+    """The same model as :func:`make_shapeviz` written as a functional graph, with its weights."""
+    x = Input((None, None), name="ids", dtype="int64") if cfg.vocab else Input((None, None, cfg.F), name="x")
+    t = Embedding(cfg.vocab, cfg.F)(x) if cfg.vocab else x
+    for i in range(cfg.layers):
+        t = CELLS[cfg.cell](cfg.H, return_sequences=i < cfg.layers - 1)(t)
+    model = Model(inputs=x, outputs=Dense(1)(t), dtype=dtype, seed=0)
+    model.set_weights(like.get_weights())
+    loss = BinaryCrossentropy(from_logits=True) if cfg.vocab else MeanSquaredError()
+    return model.compile(loss, Adam(learning_rate=1e-3))
+
+
+def bench_graph(cfg: Config, dtype: str, threads: int, repeats: int, warmup: int = 3) -> tuple[float, float, int]:
+    """Median seconds of a training step of the Sequential and of the same model as a graph, timed
+    alternately in one process; returns (sequential, graph, steps timed while the machine was busy)."""
+    x, y = make_data(cfg, dtype)
+    seq = make_shapeviz(cfg, dtype)
+    graph = make_graph(cfg, dtype, seq)
+    rng_s, rng_g = np.random.default_rng(0), np.random.default_rng(0)
+    with threadpool_limits(limits=threads, user_api="blas"):
+        fns = {"sequential": lambda: train_step(seq, x, y, None, rng_s),
+               "graph": lambda: train_step(graph, x, y, None, rng_g)}
+        first = {k: fn() for k, fn in fns.items()}
+        assert abs(first["sequential"] - first["graph"]) <= 1e-5, first  # the same model, the same step
+        for _ in range(warmup):
+            for fn in fns.values():
+                fn()
+        times: dict[str, list[float]] = {k: [] for k in fns}
+        busy = 0
+        gc.collect()
+        gc.disable()
+        try:
+            for r in range(repeats):
+                for k in (list(fns) if r % 2 == 0 else list(fns)[::-1]):
+                    seconds, quiet = timed(fns[k])
+                    times[k].append(seconds)
+                    busy += not quiet
+        finally:
+            gc.enable()
+    return statistics.median(times["sequential"]), statistics.median(times["graph"]), busy
+
+
+def graph_bookkeeping(repeats: int = 15, steps: int = 200) -> tuple[float, float]:
+    """Median seconds of a training step of a tiny imdb-shaped model (vocabulary 10, 2 units, B=1,
+    T=2) as a Sequential and as a graph: the arithmetic is negligible, so the difference is what
+    the graph's own bookkeeping (node by node, dicts of values and masks) costs per step."""
+    cfg = Config("tiny", "lstm", B=1, T=2, F=2, H=2, vocab=10)
+    x, y = make_data(cfg, "float32")
+    seq = make_shapeviz(cfg, "float32")
+    graph = make_graph(cfg, "float32", seq)
+    rng = np.random.default_rng(0)
+    times: dict[int, list[float]] = {0: [], 1: []}
+    with threadpool_limits(limits=1, user_api="blas"):
+        for _ in range(steps):
+            train_step(seq, x, y, None, rng)
+            train_step(graph, x, y, None, rng)
+        for r in range(repeats):
+            for k, model in ((0, seq), (1, graph)) if r % 2 == 0 else ((1, graph), (0, seq)):
+                t0 = time.perf_counter()
+                for _ in range(steps):
+                    train_step(model, x, y, None, rng)
+                times[k].append((time.perf_counter() - t0) / steps)
+    return statistics.median(times[0]), statistics.median(times[1])
+
+
+def graph_main(configs: list[Config], dtypes: list[str], threads: list[int], repeats: int, warmup: int) -> int:
+    print(f"numpy {np.__version__}: {blas_report()}")
+    print(f"median of {repeats} steps per side, alternating; ratio = graph / Sequential\n")
+    header = f"{'config':20s} {'dtype':8s} {'thr':>3s} {'Sequential ms':>13s} {'graph ms':>9s} {'ratio':>6s}"
+    print(header)
+    print("-" * len(header))
+    for cfg in configs:
+        for dtype in dtypes:
+            for n in threads:
+                s, g, busy = bench_graph(cfg, dtype, n, repeats, warmup)
+                print(f"{cfg.name:20s} {dtype:8s} {n:3d} {s * 1e3:13.2f} {g * 1e3:9.2f} {g / s:6.3f}", flush=True)
+                if busy:
+                    print(f"  note: {busy} of {2 * repeats} timed steps started while the machine was busy")
+    s, g = graph_bookkeeping()
+    print(f"\nbookkeeping (a tiny model, the arithmetic negligible): Sequential {s * 1e6:.0f} us, graph "
+          f"{g * 1e6:.0f} us a step: the graph adds {(g - s) * 1e6:.0f} us")
+    return 0
+
+
 def blas_report() -> str:
     parts = []
     for m in threadpool_info():
@@ -276,11 +361,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", default="1,2", help="comma-separated thread counts (default 1,2)")
     p.add_argument("--repeats", type=int, default=21, help="timed steps per side (default 21)")
     p.add_argument("--quick", action="store_true", help="5 repeats, 1 warm-up: a smoke run")
+    p.add_argument("--graph", action="store_true",
+                   help="time the model as a Sequential and as a functional graph, paired (default config imdb-lstm)")
     args = p.parse_args(argv)
     configs = list(CONFIGS.values()) if args.config == "all" else [CONFIGS[args.config]]
     dtypes = ["float32", "float64"] if args.dtype == "all" else [args.dtype]
     threads = [int(t) for t in args.threads.split(",")]
     repeats, warmup = (5, 1) if args.quick else (args.repeats, 3)
+    if args.graph:
+        return graph_main([CONFIGS["imdb-lstm"]] if args.config == "all" else configs, dtypes, threads, repeats, warmup)
 
     print(f"numpy {np.__version__}: {blas_report()}")
     if torch is not None:

@@ -1,4 +1,5 @@
-"""Regenerate the README's pictures: docs/images/<mode>.svg and .png for Karpathy's five modes and the addition model.
+"""Regenerate the README's pictures: docs/images/<mode>.svg and .png for Karpathy's five modes, the addition model
+and (with torch installed) the PyTorch sentiment example's twin.
 
     python docs/make_images.py [--out docs/images]
 
@@ -48,6 +49,13 @@ def traces() -> dict[str, object]:
         model, _, _ = five[mode](np.random.default_rng(0), 4)
         out[name] = trace(model, inputs)
     out["addition"] = trace(example("addition").build_model(seed=0), "(B, T, 2)")
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        return out
+    from shapeviz.frontends import load
+    loaded = load(f"{ROOT / 'examples' / 'torch' / 'sentiment.py'}:build")
+    out["torch_sentiment"] = trace(loaded.model, loaded.inputs)
     return out
 
 

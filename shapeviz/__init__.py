@@ -45,6 +45,7 @@ _LAZY = {
     "load_spec": "shapeviz.frontends.spec",
     "load": "shapeviz.frontends",
     "from_keras": "shapeviz.frontends.keras",
+    "from_torch": "shapeviz.frontends.torch",
     "Activation": "shapeviz.core.activation",
     "Add": "shapeviz.core.merge",
     "Average": "shapeviz.core.merge",
@@ -79,7 +80,7 @@ __all__ = [
     "Reshape", "Permute", "Index", "LastStep", "TakeStep", "Steps",
     "Sequential", "OneToMany", "EncoderDecoder", "InputSpec", "Input", "Model", "Functional",
     "SGD", "Adagrad", "RMSprop", "Adam",
-    "trace", "Trace", "load", "load_spec", "Spec", "SpecError", "from_keras",
+    "trace", "Trace", "load", "load_spec", "from_torch", "from_keras", "Spec", "SpecError",
     "ShapeVizError", "ConfigError", "InputError", "CheckpointError", "NonFiniteError", "ShapeError",
     "RenderError",
 ]

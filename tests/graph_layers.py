@@ -16,6 +16,10 @@ class Sum(Layer):
     kind = "sum"
     multi_input: ClassVar[bool] = True
 
+    def ensure_built(self, xs: Any, rng: Any = None, dtype: Any = None) -> None:
+        """A model builds a multi-input layer from the list of its inputs, as the package's merges."""
+        Layer.ensure_built(self, xs[0] if isinstance(xs, (list, tuple)) else xs, rng, dtype)
+
     def forward(self, xs: list, *, mask: Any = None, training: bool = False, rng: Any = None) -> tuple[Any, Any]:
         self.ensure_built(xs[0], rng)
         y = xs[0]
@@ -41,6 +45,7 @@ class Concat(Layer):
 
     kind = "concat"
     multi_input: ClassVar[bool] = True
+    ensure_built = Sum.ensure_built
 
     def forward(self, xs: list, *, mask: Any = None, training: bool = False, rng: Any = None) -> tuple[Any, Any]:
         self.ensure_built(xs[0], rng)

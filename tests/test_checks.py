@@ -342,7 +342,7 @@ def test_cli_deep_check_plots_the_gradient_flow(tmp_path: Any) -> None:
     root = ET.fromstring(plot.read_text())
     assert root.tag.endswith("svg") and "dL/dh_t" in plot.read_text()
     for args, message in [(["--plot", str(tmp_path / "f.svg")], "add --deep"),
-                          (["--deep", "--plot", str(tmp_path / "f.png")], "ending in .svg"),
+                          (["--deep", "--plot", str(tmp_path / "f.png")], "expected the extension .svg"),
                           (["--deep", "--plot", str(tmp_path / "no" / "f.svg")], "does not exist")]:
         bad = _cli("--no-color", "check", "examples/specs/many_to_one.toml", *args)
         assert bad.exit_code == 2 and message in bad.output, bad.output

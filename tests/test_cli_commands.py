@@ -70,9 +70,9 @@ def lines(text: str) -> list[str]:
     return [" ".join(line.split()) for line in text.splitlines()]
 
 
-def assert_unusable(result: Result, *patterns: str) -> None:
-    """Exit 2 with one `error:` message, matching every pattern, and no traceback."""
-    assert result.exit_code == 2, result.output
+def assert_unusable(result: Result, *patterns: str, code: int = 2) -> None:
+    """Exit 2 (or ``code``) with one `error:` message, matching every pattern, and no traceback."""
+    assert result.exit_code == code, result.output
     assert "error: " in result.output or "Error: " in result.output, result.output
     for pattern in patterns:
         assert re.search(pattern, result.output), f"{pattern!r} not in:\n{result.output}"
@@ -153,11 +153,12 @@ def test_report_addition_readme_output():
     assert result.exit_code == 0, result.output
     out = lines(result.output)
     assert out[0] == "addition (sequential): many-to-one"
-    assert out[1] == "Layer Kind Input Output State Params"
-    assert "bidirectional_1 bidirectional x (B, T, 2) (B, 200) - 20,600" in out
-    assert "└─forward_simple_rnn_1 simple_rnn x (B, T, 2) (B, 100) h (B, 100) (10,300)" in out
-    assert "dense_1 dense (B, 200) (B, 1) - 201" in out
-    assert "Total 20,801" in out
+    assert out[1] == "Layer Kind Input Output State Params Mult-Adds"
+    assert "bidirectional_1 bidirectional x (B, T, 2) (B, 200) - 20,600 20400*B*T" in out
+    assert "└─forward_simple_rnn_1 simple_rnn x (B, T, 2) (B, 100) h (B, 100) (10,300) (10200*B*T)" in out
+    assert "dense_1 dense (B, 200) (B, 1) - 201 200*B" in out
+    assert "Total 20,801 20400*B*T" in out  # the total's terms one a line, to fit 100 columns
+    assert "Mult-Adds (forward): 20400*B*T + 200*B" in out
     assert "Dims: B=100 (batch, given) T=55 (time, given)" in out
     assert "Loss: mean_squared_error on labels (B,)" in out
     assert "= 4,695,400 bytes (4.5 MiB)" in out
@@ -168,9 +169,10 @@ def test_report_imdb_readme_output():
     result = run("report", IMDB, "--quiet")
     assert result.exit_code == 0, result.output
     out = lines(result.output)
-    assert "embedding_1 embedding (B, T) (B, T, 128) - 2,560,000" in out
-    assert "lstm_1 lstm (B, T, 128) (B, 128) h (B, 128) 131,584" in out
-    assert "Total 2,691,713" in out
+    assert "embedding_1 embedding (B, T) (B, T, 128) - 2,560,000 0" in out
+    assert "lstm_1 lstm (B, T, 128) (B, 128) h (B, 128) 131,584 131072*B*T" in out
+    assert "Total 2,691,713 131072*B*T+128*B" in out
+    assert "= 335,548,416 (335.5 M)" in out  # the Mult-Adds at B = 32, T = 80
 
 
 def test_report_quiet_leaves_out_the_dims_legend():
@@ -206,12 +208,41 @@ def test_report_json_is_the_trace_schema():
     assert sizes == {"B": 7, "T": 55}  # --dim overrides the spec's [dims]; its T stays
 
 
+def test_report_cost_shows_forward_backward_and_steps():
+    result = run("report", IMDB, "-q", "--cost")
+    assert result.exit_code == 0, result.output
+    out = lines(result.output)
+    assert "Cost of imdb_lstm" in out
+    assert "lstm_1 forward 131072*B*T 265600*B*T + 131584" in out  # MACs, FLOPs
+    assert "backward 262144*B*T 528128*B*T + 131072" in out  # BPTT: two matmuls back for each one forward
+    assert "= 335,544,320 = 680,067,584" in out  # 32 x 80 x 4·128·(128+128) MACs
+    assert "Cost per timestep (Steps: how many steps of the loop the traced ones stand for)" in out
+    assert "lstm_1 forward 0, 1, T-1 T 65536*B 134016*B" in out  # one step's h @ recurrent_kernel
+    assert "Total 2,691,713 131072*B*T+128*B" in out  # the summary keeps its Mult-Adds column
+    plain = run("report", IMDB, "-q")
+    assert "Cost of" not in plain.output and plain.output in result.output
+
+
+def test_report_cost_with_a_mask_gives_the_real_work():
+    result = run("report", ADDITION, "-q", "--cost")
+    assert result.exit_code == 0, result.output
+    text = " ".join(lines(result.output))
+    assert "Real work with the mask, Mult-Adds: forward 200*B + 20400*L" in text
+    assert "the numpy core also computes the masked steps" in text
+
+
+def test_report_json_carries_the_cost():
+    data = json.loads(run("report", IMDB, "--format", "json").output)
+    assert data["cost"]["forward"]["macs"] == {"formula": "131072*B*T+128*B", "value": 335548416}
+    assert data["cost"]["real"] is None
+
+
 def test_report_python_model_with_input_and_dims(chdir):
     result = run("report", "model.py:build", "--input", "(B, T, 2)", "--dim", "B=32", "--dim", "T=80", "-q")
     assert result.exit_code == 0, result.output
     out = lines(result.output)
     assert out[0] == "tiny (sequential): many-to-one"
-    assert "lstm lstm (B, T, 2) (B, 4) h (B, 4) 112" in out
+    assert "lstm lstm (B, T, 2) (B, 4) h (B, 4) 112 96*B*T" in out
     assert "Dims: B=32 (batch, given) T=80 (time, given)" in out
 
 
@@ -243,14 +274,14 @@ def test_report_python_file_runs_as_if_imported(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path.parent)
     result = run("report", tmp_path / "net.py:build", "--input", "(B, T, 2)", "-q")
     assert result.exit_code == 0, result.output
-    assert "lstm lstm (B, T, 2) (B, 6) h (B, 6) 216" in lines(result.output)
+    assert "lstm lstm (B, T, 2) (B, 6) h (B, 6) 216 192*B*T" in lines(result.output)
     assert str(tmp_path) not in sys.path
 
 
 def test_report_a_built_model_needs_no_input(chdir):
     result = run("report", "model.py:built", "-q")
     assert result.exit_code == 0, result.output
-    assert "lstm lstm (B, T, 2) (B, 4) h (B, 4) 112" in lines(result.output)
+    assert "lstm lstm (B, T, 2) (B, 4) h (B, 4) 112 96*B*T" in lines(result.output)
     result = run("report", "model.py:model")
     assert_unusable(result, r"model\.py:model: expected the input shape, e\.g\. --input \"\(B, T, 2\)\", got none "
                             r"\(a Python model does not declare one, and this one is not built yet\)")
@@ -383,12 +414,17 @@ def test_check_data_of_a_spec(work):
      r"the arrays in 'good\.npz' do not fit the model:\n.*targets of shape \(12, 1\) do not fit predictions of "
      r"shape \(12, 5, 1\)"),
     ("model.py:build --input (B,T,2)", "short_y.npz", r"the arrays in 'short_y\.npz' do not fit the model"),
-    (f"{SPECS / 'many_to_many.toml'}", "good.npz",
-     r"'good\.npz': an encoder-decoder expects arrays x \(source\), x_dec \(decoder inputs\) and y, got no x_dec"),
 ])
-def test_check_data_that_does_not_fit_exits_2(chdir, model, data, message):
+def test_check_data_that_does_not_fit_is_a_problem_found(chdir, model, data, message):
+    """A model and data that do not fit each other exit 1, through --data as through --input."""
     result = run("check", *model.split(), "--data", data)
-    assert_unusable(result, message)
+    assert_unusable(result, message, code=1)
+
+
+def test_check_data_without_the_arrays_the_model_reads_exits_2(chdir):
+    result = run("check", SPECS / "many_to_many.toml", "--data", "good.npz")
+    assert_unusable(result, r"'good\.npz': an encoder-decoder expects arrays x \(source\), x_dec \(decoder inputs\) "
+                            r"and y, got no x_dec")
 
 
 # -- modes -------------------------------------------------------------------------------------
@@ -676,7 +712,7 @@ def test_a_good_spec_in_the_bad_spec_tests_is_good(tmp_path):
     ("no_such_module_xyz:build", r"error: no_such_module_xyz:build: no module named 'no_such_module_xyz'"),
     ("model.py:boom", r"error: model\.py:boom: calling boom\(\) raised RuntimeError: kaboom"),
     ("model.py:not_a_model", r"error: model\.py:not_a_model: expected a shapeviz model \(Sequential, OneToMany "
-                             r"or EncoderDecoder\) or a function returning one, got int 42"),
+                             r"or EncoderDecoder\), a torch\.nn\.Module, or a function returning one, got int 42"),
     ("model.py:quits", r"error: model\.py:quits: calling quits\(\) raised SystemExit\(3\)"),
     ("raises.py:build", r"error: raises\.py:build: running raises\.py raised ZeroDivisionError: division by zero"),
     ("syntax.py:build", r"error: syntax\.py:build: running syntax\.py raised SyntaxError"),
@@ -878,9 +914,10 @@ def test_train_bad_options(chdir, tmp_path, monkeypatch, options, message):
                        r"must be integer token ids"),
 ])
 def test_train_data_that_does_not_fit(chdir, tmp_path, model, data, message):
+    """An unreadable or incomplete file exits 2; arrays that do not fit the model are a problem found (1)."""
     ck = tmp_path / "run.npz"
     result = run("train", model, "--data", data, "--checkpoint", ck)
-    assert_unusable(result, message)
+    assert_unusable(result, message, code=1 if "cannot train on" in message else 2)
     assert not ck.exists()
 
 
@@ -913,7 +950,7 @@ def test_console_script():
                             cwd=ROOT, timeout=60, env={**os.environ, "COLUMNS": "100"})
     assert report.returncode == 0, report.stderr
     assert "imdb_lstm (sequential): many-to-one" in report.stdout
-    assert "Total 2,691,713" in lines(report.stdout)
+    assert "Total 2,691,713 131072*B*T+128*B" in lines(report.stdout)
     bad = subprocess.run([script, "report", "missing.toml"], capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert bad.returncode == 2
     assert bad.stderr == "error: missing.toml: no such file\n" and bad.stdout == ""

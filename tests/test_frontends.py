@@ -89,7 +89,8 @@ def test_an_unknown_object_lists_every_front_end():
     with pytest.raises(ModelLoadError) as info:
         load(42)
     assert str(info.value) == ("cannot tell what model int 42 is: expected a shapeviz model (Sequential, OneToMany "
-                               f"or EncoderDecoder), {SUPPORTED}")
+                               f"or EncoderDecoder), {SUPPORTED}, a torch.nn.Module (from build(); "
+                               'pip install "shapeviz[torch]")')
 
 
 def test_a_new_front_end_is_one_entry(tmp_path, monkeypatch):
@@ -107,7 +108,7 @@ def test_a_new_front_end_is_one_entry(tmp_path, monkeypatch):
     entry = FrontEnd("fake", "a fake file (model.fake)", lambda s: isinstance(s, str) and s.endswith(".fake"),
                      "fake_front_end")
     register(entry)
-    assert [f.name for f in frontends.FRONT_ENDS] == ["live", "keras", "spec", "python", "fake"]
+    assert [f.name for f in frontends.FRONT_ENDS] == ["live", "keras", "spec", "python", "torch", "fake"]
     loaded = load("model.fake")
     assert loaded.model.name == "fake" and loaded.inputs == "(B, 3)" and loaded.source == "model.fake"
     with pytest.raises(ModelLoadError, match=r"expected a Keras model .*, a spec file .*, a fake file \(model.fake\)$"):

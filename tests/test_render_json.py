@@ -17,7 +17,7 @@ from shapeviz.render.jsonform import SCHEMA_IDS, schema
 from shapeviz.tracing.records import Trace
 
 TOP_LEVEL = ["schema", "model", "model_kind", "mode", "dtype", "inputs", "outputs", "labels", "loss", "options",
-             "param_count", "memory", "bindings", "layers", "steps", "gradients"]
+             "param_count", "memory", "bindings", "layers", "steps", "gradients", "cost"]
 
 
 @pytest.fixture(scope="module")

@@ -21,7 +21,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from shapeviz.checks.common import CheckResult, float64_twin, make_problem, pick_loss
+from shapeviz.checks.common import CheckResult, data_arrays, first_samples, float64_twin, make_problem, pick_loss
 from shapeviz.checks.numeric import batch_independence, causality, gradient_flow, gradients, sparkline
 from shapeviz.checks.structure import data_check, shapes
 from shapeviz.checks.training import initial_loss, overfit
@@ -70,7 +70,7 @@ def run(model: Model, inputs: Any = None, data: dict | None = None, *, dims: Any
     if not model.built:
         x0 = arrays
         if data is not None:
-            x0 = data["x"][:1] if "x_dec" not in data else (data["x"][:1], data["x_dec"][:1])
+            x0 = first_samples(model, data_arrays(model, data)[0], 1)
         if x0 is None:
             raise ValueError(f"{model.summary_name()} is not built: pass inputs= or data=, or build it")
         model.forward(x0, training=False)

@@ -12,6 +12,7 @@ from shapeviz.core import losses
 from shapeviz.core.inputs import InputSpec
 from shapeviz.core.layer import Layer
 from shapeviz.core.model import Model
+from shapeviz.core.output_losses import OutputLosses
 from shapeviz.core.sequential import Sequential
 from shapeviz.errors import ConfigError
 
@@ -65,25 +66,54 @@ def float64_twin(model: Model) -> Model:
 
 
 # -- the loss -------------------------------------------------------------------------------------
-def head_activation(model: Model) -> str | None:
+def several_outputs(model: Model) -> bool:
+    """A graph model with a list of outputs: a loss (and labels) per output."""
+    return getattr(model, "single_output", True) is False
+
+
+def head_activation(model: Model, output: int = 0) -> str | None:
+    """The activation of the layer making the output (output number ``output`` of a graph)."""
+    if hasattr(model, "output_tensors"):
+        node = model.producer(model.output_tensors[output])
+        return getattr(node.layer, "activation", None) if node is not None else None
     last = model.layers[-1] if model.layers else None
     last = getattr(model, "head", None) or last
     return getattr(last, "activation", None)
 
 
-def pick_loss(model: Model, loss: Any = None) -> losses.Loss:
-    """The loss given, else the model's compiled one, else the one its head implies (sigmoid ->
-    binary cross-entropy, softmax -> sparse categorical, anything else -> MSE)."""
-    if loss is not None:
-        return losses.get(loss)
-    if model.loss is not None:
-        return losses.get(model.loss)
-    act = head_activation(model)
+def _implied(act: str | None) -> losses.Loss:
     if act == "sigmoid":
         return losses.BinaryCrossentropy()
     if act == "softmax":
         return losses.SoftmaxCrossEntropy(from_logits=False, name="sparse_categorical_crossentropy")
     return losses.MeanSquaredError()
+
+
+def pick_loss(model: Model, loss: Any = None) -> Any:
+    """The loss given, else the model's compiled one, else the one its head implies (sigmoid ->
+    binary cross-entropy, softmax -> sparse categorical, anything else -> MSE); for a graph with
+    several outputs an :class:`~shapeviz.core.output_losses.OutputLosses` (one loss per output)."""
+    if several_outputs(model):
+        if isinstance(loss, OutputLosses) or (loss is None and isinstance(model.loss, OutputLosses)):
+            return loss if loss is not None else model.loss
+        given = loss if loss is not None else [_implied(head_activation(model, i))
+                                               for i in range(len(model.output_names))]
+        return OutputLosses(given, model.output_names)
+    if loss is not None:
+        return losses.get(loss)
+    if model.loss is not None:
+        return losses.get(model.loss)
+    return _implied(head_activation(model))
+
+
+def loss_masks(model: Model, cache: Any, loss: Any) -> Any:
+    """The mask(s) ``loss`` reads: per output for a loss per output, else the output's."""
+    return model.output_masks(cache) if isinstance(loss, OutputLosses) else model.output_mask(cache)
+
+
+def outputs(y: Any) -> list:
+    """The outputs of a forward as a list (one array for a one-output model)."""
+    return list(y) if isinstance(y, list) else [y]
 
 
 def loss_kind(loss: losses.Loss) -> str:
@@ -109,6 +139,10 @@ class Problem:
 
 def _sample(spec: InputSpec, model: Model, B: int, T: int, rng: np.random.Generator) -> np.ndarray:
     """Random values of one input: ids (from 1 when id 0 is padding) or N(0, 1) floats, in its layout."""
+    if spec.kind == "lengths":  # each sample's real steps, 1..T, the longest the whole T
+        lengths = rng.integers(1, T + 1, size=(B,))
+        lengths[0] = T
+        return lengths
     shape = [0] * spec.rank
     shape[spec.batch_axis] = B
     if spec.time_axis is not None:
@@ -132,7 +166,10 @@ def make_inputs(model: Model, B: int, T: int, rng: np.random.Generator) -> Any:
     lengths: dict[str, int] = {}
     arrays = []
     for spec in model.inputs:
-        length = T if spec.time_axis is None else lengths.setdefault(spec.time_dim, T + len(lengths))
+        if spec.kind == "lengths":  # as long as the sequence it measures
+            length = lengths.get(spec.time_dim, T)
+        else:
+            length = T if spec.time_axis is None else lengths.setdefault(spec.time_dim, T + len(lengths))
         arrays.append(_sample(spec, model, B, length, rng))
     return arrays[0] if len(arrays) == 1 else tuple(arrays)
 
@@ -145,16 +182,24 @@ def first_samples(model: Model, x: Any, n: int) -> Any:
     return cut if isinstance(x, tuple) else cut[0]
 
 
-def make_labels(model: Model, x: Any, loss: losses.Loss, rng: np.random.Generator) -> np.ndarray:
-    """Random labels fitting the model's output on ``x``: 0/1, class ids, or N(0, 1) targets."""
+def make_labels(model: Model, x: Any, loss: Any, rng: np.random.Generator) -> Any:
+    """Random labels fitting the model's output on ``x``: 0/1, class ids, or N(0, 1) targets; a
+    list of them, one per output, for a loss per output."""
     y = model.forward(x, training=False)[0]
+    if isinstance(loss, OutputLosses):
+        return [None if lo is None else _labels(model, out, lo, rng, i)
+                for i, (out, lo) in enumerate(zip(outputs(y), loss.losses))]
+    return _labels(model, y, loss, rng)
+
+
+def _labels(model: Model, y: Any, loss: losses.Loss, rng: np.random.Generator, output: int = 0) -> np.ndarray:
     shape = tuple(y.shape)
     kind = loss_kind(loss)
     if kind == "binary":
         return rng.integers(0, 2, size=shape).astype(model.dtype)
     if kind == "softmax":
         return rng.integers(0, shape[-1], size=shape[:-1])
-    act = head_activation(model)  # regression targets the head can reach
+    act = head_activation(model, output)  # regression targets the head can reach
     if act == "tanh":
         return rng.uniform(-0.8, 0.8, size=shape).astype(model.dtype)
     if act == "sigmoid":
@@ -171,15 +216,38 @@ def make_problem(model: Model, inputs: Any = None, data: dict | None = None, *, 
     rng = np.random.default_rng(seed)
     lo = pick_loss(model, loss)
     if data is not None:
-        x = first_samples(model, data["x"] if len(model.inputs) == 1 else (data["x"], data["x_dec"]), B)
-        y = data["y"][:B]
-        mask = data.get("mask")
+        x, y, mask = data_arrays(model, data, lo)
+        x = first_samples(model, x, B)
+        y = [None if a is None else a[:B] for a in y] if isinstance(y, list) else y[:B]
         return Problem(x, y, None if mask is None else mask[:B], lo, True)
     if isinstance(inputs, np.ndarray) or (isinstance(inputs, tuple) and inputs and isinstance(inputs[0], np.ndarray)):
         x = inputs
     else:
         x = make_inputs(model, B, T, rng)
     return Problem(x, make_labels(model, x, lo, rng), None, lo)
+
+
+def data_arrays(model: Model, data: dict, loss: Any = None) -> tuple[Any, Any, Any]:
+    """``(x, y, mask)`` out of an .npz's arrays: ``x`` (and ``x_dec`` for an encoder-decoder), or for a
+    graph model one array per input named after it (``x`` for a single input also); ``y``, or for a
+    loss per output one array per output named after it (a list, None where an output has no loss)."""
+    if hasattr(model, "input_names"):
+        from shapeviz.core.output_losses import log_name
+        names = model.input_names
+        single = len(names) == 1
+        missing = [n for n in names if n not in data and not (single and "x" in data)]
+        ys = ["y"] if not several_outputs(model) else [log_name(n) for n in model.output_names]
+        lost = [] if not isinstance(loss, OutputLosses) else [k for k, lo in zip(ys, loss.losses) if lo is None]
+        missing += [k for k in ys if k not in data and k not in lost]
+        if missing:
+            raise ConfigError(f"{model.summary_name()} reads arrays named after its inputs and outputs: "
+                              f"{', '.join(names + ys)}; got no {', '.join(repr(m) for m in missing)} "
+                              f"(the data holds {', '.join(sorted(data)) or 'nothing'})")
+        xs = tuple(data[n] if n in data else data["x"] for n in names)
+        y = data["y"] if not several_outputs(model) else [data.get(k) for k in ys]
+        return (xs[0] if single else xs), y, (data.get("mask") if single else None)
+    x = data["x"] if len(model.inputs) == 1 else (data["x"], data["x_dec"])
+    return x, data["y"], data.get("mask")
 
 
 def batch_of(x: Any) -> int:

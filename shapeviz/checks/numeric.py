@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from shapeviz.checks.common import CheckResult, Differentiable, Problem, float64_twin
+from shapeviz.checks.common import CheckResult, Differentiable, Problem, float64_twin, loss_masks, outputs
 from shapeviz.core.model import Model
 from shapeviz.core.recurrent import Recurrent
 
@@ -16,7 +16,7 @@ BARS = "▁▂▃▄▅▆▇█"
 
 def _loss_and_grad(twin: Model, p: Problem) -> tuple[float, Any]:
     y, cache = twin.forward(p.x, mask=p.mask, training=False)
-    value, lc = p.loss.forward(y, p.y, mask=twin.output_mask(cache))
+    value, lc = p.loss.forward(y, p.y, mask=loss_masks(twin, cache, p.loss))
     return float(value), (cache, p.loss.backward(lc))
 
 
@@ -125,7 +125,7 @@ def _copy(z: Any) -> Any:
 
 
 def _parts(g: Any) -> list[Any]:
-    return list(g) if isinstance(g, tuple) else [g]
+    return list(g) if isinstance(g, (tuple, list)) else [g]  # a graph's backward gives a list per input
 
 
 def batch_independence(model: Model, p: Problem) -> CheckResult:
@@ -135,32 +135,53 @@ def batch_independence(model: Model, p: Problem) -> CheckResult:
     B = _parts(z0)[0].shape[axes[0]]
     names = [spec.name.replace("_", " ") for spec in model.inputs]  # x; source, decoder inputs
     rng = np.random.default_rng(0)
+    graph = hasattr(model, "output_tensors")
+    out_names = list(model.output_names) if graph and not model.single_output else [None]
     leaks = []
-    for i in range(B):
-        y, cache = d.forward(_copy(z0))
-        dy = np.zeros_like(y)
-        yax = axes[0] if y.ndim == 3 else 0
-        sl = [slice(None)] * y.ndim
-        sl[yax] = i
-        dy[tuple(sl)] = rng.standard_normal(dy[tuple(sl)].shape)
-        grads = [np.moveaxis(np.asarray(g), ax, 0) for g, ax in zip(_parts(d.backward(dy, cache)), axes)
-                 if g is not None]  # each (B, ...)
-        own = float(np.sqrt(sum(np.sum(g[i] ** 2) for g in grads))) or 1.0
-        for j in range(B):
-            if j != i:
-                r = float(np.sqrt(sum(np.sum(g[j] ** 2) for g in grads))) / own
-                if r > LEAK:
-                    leaks.append((i, j, r))
-    data = {"pairs": [{"output": i, "input": j, "relative": r} for i, j, r in leaks], "batch": B}
+    for o, out_name in enumerate(out_names):
+        for i in range(B):
+            y, cache = d.forward(_copy(z0))
+            ys = outputs(y)
+            dys: list = [None] * len(ys)
+            yo = ys[o]
+            dy = np.zeros_like(yo)
+            yax = _output_batch_axis(model, o, yo, axes[0])
+            sl = [slice(None)] * yo.ndim
+            sl[yax] = i
+            dy[tuple(sl)] = rng.standard_normal(dy[tuple(sl)].shape)
+            dys[o] = dy
+            back = d.backward(dys if isinstance(y, list) else dy, cache)
+            for k, (g, ax) in enumerate(zip(_parts(back), axes)):
+                if g is None:
+                    continue
+                g = np.moveaxis(np.asarray(g), ax, 0)  # (B, ...)
+                own = float(np.sqrt(np.sum(g[i] ** 2))) or float(np.sqrt(np.sum(g ** 2))) or 1.0
+                for j in range(B):
+                    if j != i:
+                        r = float(np.sqrt(np.sum(g[j] ** 2))) / own
+                        if r > LEAK:
+                            leaks.append((i, j, r, out_name, names[k] if len(names) > 1 else None))
+    data = {"pairs": [{"output": i, "input": j, "relative": r, "output_name": on, "input_name": xn}
+                      for i, j, r, on, xn in leaks], "batch": B}
+    pairs = f", {len(out_names)} outputs × {len(names)} inputs" if len(out_names) > 1 or len(names) > 1 else ""
     if not leaks:
         return CheckResult("batch independence", "pass",
                            f"sample i's output depends on no other sample's {' or '.join(names)} "
-                           f"({B} samples, all pairs)", data=data)
-    shown = ", ".join(f"y[{i}]←x[{j}] {r:.2g}" for i, j, r in sorted(leaks, key=lambda l: -l[2])[:4])
+                           f"({B} samples, all pairs{pairs})", data=data)
+    shown = ", ".join(f"{on or 'y'}[{i}]←{xn.replace(' ', '_') if xn else 'x'}[{j}] {r:.2g}"
+                      for i, j, r, on, xn in sorted(leaks, key=lambda l: -l[2])[:4])
     return CheckResult("batch independence", "fail",
                        f"{len(leaks)} of {B * (B - 1)} sample pairs leak (relative gradient): {shown}",
                        "a reshape or sum mixes the batch axis with another: use transpose/swapaxes to "
                        "change layout, not reshape; reduce over time or features, never batch", data)
+
+
+def _output_batch_axis(model: Model, o: int, y: Any, first_axis: int) -> int:
+    """The batch axis of output ``o``: axis 1 of a time-major sequence, else 0."""
+    if hasattr(model, "output_tensors"):
+        node = model.producer(model.output_tensors[o])
+        return 1 if (y.ndim == 3 and node is not None and model._layouts[id(node)]) else 0
+    return first_axis if y.ndim == 3 else 0
 
 
 def _non_causal_layers(layers: list) -> list[str]:
@@ -170,6 +191,8 @@ def _non_causal_layers(layers: list) -> list[str]:
 def causality(model: Model, p: Problem) -> CheckResult:
     """For sequence outputs: y_t must not depend on inputs after t (for an encoder-decoder, on
     decoder inputs after t: the source may be read whole)."""
+    if hasattr(model, "output_tensors"):
+        return _graph_causality(model, p)
     if model.kind not in ("sequential", "encoder_decoder"):
         return CheckResult("causality", "pass", f"not applicable to a {model.mode} model", data={"applicable": False})
     two = model.kind == "encoder_decoder"
@@ -208,6 +231,61 @@ def causality(model: Model, p: Problem) -> CheckResult:
                            f"{', '.join(map(str, steps))} of {T})", data=data)
     data["causal"] = False
     ev = f"y_{worst[1]} depends on {what}s after step {worst[1]} (relative gradient {worst[0]:.2g})"
+    if by_design:
+        return CheckResult("causality", "pass", f"non-causal by design ({', '.join(by_design)} reads the whole "
+                           f"sequence): {ev}", data=data)
+    return CheckResult("causality", "fail", ev,
+                       "a layer reads future steps (a shift, a slice such as x[:, t+1], or a time reversal): "
+                       "make it read only steps <= t, or use Bidirectional if that is intended", data)
+
+
+def _graph_causality(model: Model, p: Problem) -> CheckResult:
+    """Causality of a graph per (input, output) pair: every output sequence as long as a float input
+    sequence (the inputs' time axes get different lengths in the checks' problem, so equal lengths
+    mean the same time axis) must not depend on that input after step t. An input read whole (an
+    encoder's source, whose length differs) is not a pair."""
+    by_design = _non_causal_layers(model.layers)
+    d, axes = _view(model, p)
+    z0 = d.z0
+    ins = [(k, spec, np.asarray(z)) for k, (spec, z) in enumerate(zip(model.inputs, _parts(z0)))
+           if spec.time_axis is not None and np.asarray(z).dtype.kind == "f"]
+    y0, _ = d.forward(_copy(z0))
+    outs = outputs(y0)
+    rng = np.random.default_rng(0)
+    pairs = []
+    worst = (0.0, -1, "", "")
+    for o, yo in enumerate(outs):
+        if yo.ndim != 3:
+            continue
+        tm_out = _output_batch_axis(model, o, yo, 0) == 1
+        T_out = yo.shape[0 if tm_out else 1]
+        for k, spec, z in ins:
+            if z.shape[spec.time_axis] != T_out:
+                continue
+            oname = model.output_names[o] if len(outs) > 1 else "y"
+            pairs.append(f"{oname}←{spec.name}")
+            for t in sorted({0, T_out // 2, max(T_out - 2, 0)}):
+                y, cache = d.forward(_copy(z0))
+                ys = outputs(y)
+                dys: list = [None] * len(ys)
+                dyb = np.zeros_like(np.swapaxes(ys[o], 0, 1) if tm_out else ys[o])  # (B, T, C)
+                dyb[:, t] = rng.standard_normal(dyb[:, t].shape)
+                dys[o] = np.swapaxes(dyb, 0, 1) if tm_out else dyb
+                back = _parts(d.backward(dys if isinstance(y, list) else dys[0], cache))
+                dz = np.moveaxis(np.asarray(back[k]), (spec.batch_axis, spec.time_axis), (0, 1))  # (B, T, F)
+                past = float(np.linalg.norm(dz[:, : t + 1])) or 1.0
+                r = float(np.linalg.norm(dz[:, t + 1:])) / past
+                if r > worst[0]:
+                    worst = (r, t, oname, spec.name)
+    if not pairs:
+        return CheckResult("causality", "pass", f"not applicable: no output sequence runs over an input's time axis "
+                           f"({model.mode})", data={"applicable": False})
+    data = {"applicable": True, "pairs": pairs, "future_relative": worst[0], "step": worst[1],
+            "by_design": by_design}
+    if worst[0] <= LEAK:
+        return CheckResult("causality", "pass", f"y_t depends on no input after t, for {', '.join(pairs)}", data=data)
+    data["causal"] = False
+    ev = (f"{worst[2]}_{worst[1]} depends on {worst[3]} after step {worst[1]} (relative gradient {worst[0]:.2g})")
     if by_design:
         return CheckResult("causality", "pass", f"non-causal by design ({', '.join(by_design)} reads the whole "
                            f"sequence): {ev}", data=data)
@@ -268,7 +346,7 @@ def _dh_series(twin: Model, p: Problem) -> list[tuple[str, Recurrent, list[float
         return call
 
     y, cache = twin.forward(p.x, mask=p.mask, training=False)
-    _, lc = p.loss.forward(y, p.y, mask=twin.output_mask(cache))
+    _, lc = p.loss.forward(y, p.y, mask=loss_masks(twin, cache, p.loss))
     for path, layer in layers:
         layer.run_backward = wrap(path, layer.run_backward)  # type: ignore[method-assign]
     try:

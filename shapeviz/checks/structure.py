@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from shapeviz.checks.common import CheckResult, Problem, first_samples, loss_kind
+from shapeviz.checks.common import CheckResult, Problem, data_arrays, first_samples, loss_kind
 from shapeviz.core.model import Model
 from shapeviz.errors import ShapeVizError
 
@@ -16,17 +16,22 @@ def shapes(model: Model, p: Problem, *, declared: Any = None, dims: Any = None) 
     symbolic declaration when one is given."""
     from shapeviz.tracing.tracer import trace
 
+    several = isinstance(p.y, list)  # a loss per output: the tracer checks one output's labels
     try:
         if declared is not None:
             trace(model, declared, dims=dims)
-        tr = trace(model, p.x, labels=p.y, mask=p.mask, loss=p.loss)
+        tr = trace(model, p.x, labels=None if several else p.y, mask=p.mask, loss=None if several else p.loss)
+        if several:
+            y, cache = model.forward(p.x, mask=p.mask, training=False)
+            p.loss.forward(y, p.y, mask=model.output_masks(cache))  # the labels of every output fit it
     except ShapeVizError as error:
         first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         return CheckResult("shapes", "fail", str(error).strip(), "see the message: " + first,
                            data={"error": str(error)})
+    fit = f"labels fit each of the {len(p.y)} outputs" if several else "labels fit the output"
     return CheckResult("shapes", "pass",
-                       f"{len(tr.layers)} layers traced forward and backward ({tr.mode}), labels fit the "
-                       f"output, {len(tr.grads)} gradients of their parameters' shapes",
+                       f"{len(tr.layers)} layers traced forward and backward ({tr.mode}), {fit}, "
+                       f"{len(tr.grads)} gradients of their parameters' shapes",
                        data={"layers": len(tr.layers), "mode": tr.mode})
 
 
@@ -52,8 +57,64 @@ def _layout(model: Model, x: np.ndarray, y: np.ndarray, dims: dict | None = None
     return None
 
 
+def _graph_data_check(model: Model, data: dict, loss: Any) -> CheckResult:
+    """A graph model's arrays (named after its inputs and outputs): NaN/inf, ids outside the
+    vocabulary, labels out of their loss's range, then a trace of the first samples."""
+    from shapeviz.core.output_losses import OutputLosses
+    from shapeviz.tracing.tracer import trace
+
+    x, y, mask = data_arrays(model, data, loss)
+    xs = list(x) if isinstance(x, tuple) else [x]
+    ys = y if isinstance(y, list) else [y]
+    out_names = list(model.output_names) if isinstance(y, list) else ["y"]
+    los = loss.losses if isinstance(loss, OutputLosses) else [loss]
+    problems: list[str] = []
+    fixes: list[str] = []
+    named = [(spec.name, a) for spec, a in zip(model.inputs, xs)] + [(n, a) for n, a in zip(out_names, ys)
+                                                                      if a is not None]
+    for name, a in named:
+        a = np.asarray(a)
+        if a.dtype.kind == "f" and not np.all(np.isfinite(a)):
+            problems.append(f"{name} has {int(np.sum(~np.isfinite(a)))} NaN/inf values")
+            fixes.append(f"clean {name} (np.nan_to_num or drop the rows)")
+    for spec, a in zip(model.inputs, xs):
+        a = np.asarray(a)
+        if spec.ids and spec.vocabulary is not None and a.dtype.kind in "iuf":
+            out = (a < 0) | (a >= spec.vocabulary)
+            if np.any(out):
+                problems.append(f"{int(out.sum())} ids of {spec.name} outside the vocabulary [0, {spec.vocabulary})")
+                fixes.append(f"cap the ids of {spec.name} at input_dim - 1 or raise input_dim")
+    for name, lo, a in zip(out_names, los, ys):
+        if lo is None or a is None:
+            continue
+        a = np.asarray(a)
+        if loss_kind(lo) == "binary" and a.size and (a.min() < 0 or a.max() > 1):
+            problems.append(f"binary labels of {name} outside [0, 1]: in [{a.min():g}, {a.max():g}]")
+            fixes.append(f"map the labels of {name} to 0/1")
+    if not problems:
+        try:
+            n = 32
+            xin = first_samples(model, x, n)
+            several = isinstance(y, list)
+            trace(model, xin, labels=None if several else np.asarray(y)[:n],
+                  mask=None if mask is None else np.asarray(mask)[:n], loss=None if several else loss)
+            if several:
+                out, cache = model.forward(xin, mask=None if mask is None else np.asarray(mask)[:n])
+                loss.forward(out, [None if a is None else np.asarray(a)[:n] for a in ys], mask=model.output_masks(cache))
+        except ShapeVizError as error:
+            problems.append("the arrays do not fit the model: " + str(error).strip().splitlines()[0])
+            fixes.append("see `shapeviz check MODEL --data FILE` for the full message")
+    shapes_ = ", ".join(f"{k} {tuple(np.shape(v))}" for k, v in data.items())
+    if not problems:
+        return CheckResult("data", "pass", f"{shapes_}: finite, labels fit the model", data={"problems": []})
+    return CheckResult("data", "fail", "; ".join(problems), "; ".join(dict.fromkeys(fixes)),
+                       data={"problems": problems})
+
+
 def data_check(model: Model, data: dict, loss: Any, dims: dict | None = None) -> CheckResult:
     """NaN/inf, layout mix-ups, all-padding rows, ids outside the vocabulary, labels of the wrong shape or range."""
+    if hasattr(model, "input_names"):
+        return _graph_data_check(model, data, loss)
     x, y = np.asarray(data["x"]), np.asarray(data["y"])
     mask = data.get("mask")
     problems: list[str] = []

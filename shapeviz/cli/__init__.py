@@ -13,12 +13,12 @@ import click
 
 from shapeviz import __version__
 from shapeviz.cli import check, graph, modes, report, train
-from shapeviz.cli.common import common_options
+from shapeviz.cli.common import Group, common_options
 
 __all__ = ["main"]
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="shapeviz")
 @common_options
 def main() -> None:

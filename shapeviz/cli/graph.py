@@ -42,7 +42,7 @@ def graph(ctx: click.Context, model: str, input_: str | None, dims: tuple[str, .
 
     if fmt == "pdf":
         engine_for("pdf")  # no system Graphviz: say so before tracing
-    tr = trace_loaded(load_source(model), inputs, given, backward=False)
+    tr = trace_loaded(load_source(model, inputs), inputs, given, backward=False)
     if fmt == "txt":
         from shapeviz.render.text import text_diagram
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from shapeviz.cli.common import common_options, guarded, settings_of, write_file
+from shapeviz.cli.common import common_options, guarded, settings_of, writable_folder, write_file
 from shapeviz.errors import ShapeVizError
 
 
@@ -36,6 +36,8 @@ def modes(ctx: click.Context, output_dir: str | None, quiet: bool) -> None:
     if out is not None and not out.parent.is_dir():
         what = "does not exist" if not out.parent.exists() else "is a file, not a folder"
         raise ShapeVizError(f"-o: cannot write into {output_dir!r}: the folder {str(out.parent)!r} {what}")
+    if out is not None:  # before any picture is made: the files can be written there
+        writable_folder("-o", output_dir, out if out.is_dir() else out.parent)
     console = settings_of(ctx).console()
     files: dict[str, bytes] = {}
     for mode, (build, inputs, about) in CANONICAL.items():

@@ -6,8 +6,11 @@ import math
 
 import click
 
-from shapeviz.cli.common import (INTERRUPTED, add_model_help, common_options, guarded, load_npz, load_source,
+from shapeviz.cli.common import (INTERRUPTED, DataMismatch, add_model_help, common_options, guarded, load_npz, load_source,
                                  model_inputs, option_error, output_path, settings_of)
+from shapeviz.cli.save_torch import check_save_torch, save_torch_option
+from shapeviz.cli.save_torch import save_torch as write_torch
+from shapeviz.cli.limits import budget, data_bytes, data_declaration, max_memory_option
 from shapeviz.errors import ShapeError, ShapeVizError
 
 
@@ -20,7 +23,8 @@ def _positive_finite(ctx: click.Context, param: click.Parameter, value: float | 
 @click.command()
 @click.argument("model", metavar="MODEL")
 @click.option("--data", required=True, type=click.Path(dir_okay=False),
-              help="An .npz with arrays x and y (and optionally mask, x_val, y_val; x_dec for an encoder-decoder).")
+              help="An .npz with arrays x and y (and optionally mask, x_val, y_val; x_dec for an encoder-decoder); "
+              "for a graph model one array per input named after it, and y (or one per output, named after it).")
 
 
 @click.option("--epochs", default=1, show_default=True, type=click.IntRange(1, None),
@@ -42,18 +46,22 @@ def _positive_finite(ctx: click.Context, param: click.Parameter, value: float | 
 @click.option("--save", type=click.Path(dir_okay=False),
               help="Write the trained model back to Keras as this .keras file (for a MODEL that is a .keras file).")
 @click.option("--resume", is_flag=True, help="Continue from --checkpoint if it exists.")
-@click.option("--seed", default=0, show_default=True, type=int, help="Seeds the shuffling and dropout.")
+@click.option("--seed", default=0, show_default=True, type=click.IntRange(0, None),
+              help="Seeds the shuffling and dropout.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar or epoch lines, only the final line.")
+@save_torch_option
+@max_memory_option
 @common_options
 @click.pass_context
 @guarded
 def train(ctx: click.Context, model: str, data: str, epochs: int, batch_size: int, optimizer: str | None,
           lr: float | None, clip: float | None, loss: str | None, checkpoint: str | None, resume: bool, seed: int,
-          quiet: bool, save: str | None = None) -> None:
+          quiet: bool, save_torch: str | None = None, max_memory: int | None = None,
+          save: str | None = None) -> None:
     """Train MODEL on the arrays in an .npz, with a progress bar; Ctrl-C keeps the last epoch.
 
     Exit 0 trained, 1 a NaN/inf loss or gradient stopped training (the message names the epoch,
-    step, layer and weight), 2 unusable input, 130 Ctrl-C.
+    step, layer and weight) or the data does not fit the model, 2 unusable input, 130 Ctrl-C.
 
     \b
     Examples:
@@ -62,6 +70,7 @@ def train(ctx: click.Context, model: str, data: str, epochs: int, batch_size: in
       shapeviz train model.keras --data data.npz --epochs 3 --save trained.keras
 
     """
+    from shapeviz.cli.graph_arrays import graph_arrays, is_graph
     from shapeviz.core import losses, optimizers
     from shapeviz.errors import InputError
     from shapeviz.train.progress import format_logs
@@ -70,6 +79,7 @@ def train(ctx: click.Context, model: str, data: str, epochs: int, batch_size: in
         raise ShapeVizError("--resume: expected --checkpoint PATH to resume from, got no --checkpoint")
     if checkpoint:
         output_path("--checkpoint", checkpoint, ("npz",))
+    check_save_torch(save_torch)
     if save:
         output_path("--save", save, ("keras",))
     loss_obj = optimizer_obj = None
@@ -84,12 +94,19 @@ def train(ctx: click.Context, model: str, data: str, epochs: int, batch_size: in
             optimizer_obj = optimizers.get(optimizer, **options)
     except ShapeVizError as error:
         raise option_error("--optimizer", error) from None
-    arrays = load_npz(data)
+    arrays = load_npz(data, max_memory, required=())
     loaded = load_source(model)
     m = loaded.model
     if save and getattr(getattr(m, "_keras_source", None), "fmt", None) != "keras":
         raise ShapeVizError(f"--save: cannot write {save!r}: it writes the trained weights into the .keras file "
                             f"MODEL came from, expected a .keras MODEL, got {loaded.source}")
+    if not is_graph(m):
+        load_npz(data, max_memory)  # x and y, with its message naming them
+    # before anything is built: weights, gradients, the update's scratch and the optimizer's slots,
+    # the activations BPTT keeps for a batch, and the data
+    slots = len(type(optimizer_obj or m.optimizer or optimizers.get("adam")).slots)
+    budget(m, data_declaration(m, arrays, samples=batch_size), max_memory, "train", param_copies=3 + slots,
+           extra=data_bytes(arrays), extra_what="the data")
     if optimizer_obj is None:
         # the spec's or the model's own optimizer keeps its settings; --lr and --clip change only theirs
         optimizer_obj = m.optimizer if m.optimizer is not None else optimizers.get("adam")
@@ -99,10 +116,13 @@ def train(ctx: click.Context, model: str, data: str, epochs: int, batch_size: in
             optimizer_obj.clipnorm = clip
     # a spec compiles its model with the whole loss (from_logits too); its name alone would lose that
     m.compile(loss_obj or m.loss or loaded.loss or "mse", optimizer_obj)
-    x = model_inputs(m, arrays, data)
-    validation = None
-    if "x_val" in arrays and "y_val" in arrays:
-        validation = (arrays["x_val"], arrays["y_val"])
+    if is_graph(m):  # arrays named after the inputs and outputs
+        x, y, mask, validation = graph_arrays(m, arrays, data)
+    else:
+        x, y, mask = model_inputs(m, arrays, data), arrays["y"], arrays.get("mask")
+        validation = None
+        if "x_val" in arrays and "y_val" in arrays:
+            validation = (arrays["x_val"], arrays["y_val"])
     begun: list[int] = []
 
     class _First:
@@ -113,11 +133,11 @@ def train(ctx: click.Context, model: str, data: str, epochs: int, batch_size: in
     # a bar redraws itself with ANSI cursor codes even without colours: --no-color gets a line per epoch
     verbose = 0 if quiet else 2 if settings_of(ctx).no_color else 1
     try:
-        history = m.fit(x, arrays["y"], batch_size=batch_size, epochs=epochs, mask=arrays.get("mask"),
+        history = m.fit(x, y, batch_size=batch_size, epochs=epochs, mask=mask,
                         validation_data=validation, seed=seed, verbose=verbose, checkpoint=checkpoint,
                         resume=resume, callbacks=[_First()])
     except (InputError, ShapeError) as error:
-        raise ShapeVizError(f"cannot train on the arrays in {data!r}:\n{error}") from None
+        raise DataMismatch(f"cannot train on the arrays in {data!r}:\n{error}") from None
     done = len(history.epoch)
     start = begun[0] if begun else done
     logs = {k: v[-1] for k, v in history.history.items() if v}
@@ -141,7 +161,7 @@ def train(ctx: click.Context, model: str, data: str, epochs: int, batch_size: in
     if save:
         m.save_keras(save)
         kept += f"; the Keras model in {save}"
-    click.echo(f"{resumed}trained {trained} of {epochs}: {format_logs(logs)}{kept}")
+    click.echo(f"{resumed}trained {trained} of {epochs}: {format_logs(logs)}{kept}{write_torch(m, save_torch)}")
 
 
 add_model_help(train)

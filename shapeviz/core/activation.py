@@ -20,7 +20,7 @@ class Activation(Layer):
     passes through.
 
     Args:
-        activation: linear, tanh, sigmoid, relu or softmax (over the last axis).
+        activation: linear, tanh, sigmoid, relu, softmax or log_softmax (both over the last axis).
     """
 
     kind = "activation"

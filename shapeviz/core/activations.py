@@ -20,6 +20,12 @@ def softmax(z: Any) -> Any:
     return e / np.sum(e, axis=-1, keepdims=True)
 
 
+def log_softmax(z: Any) -> Any:
+    """``log(softmax(z))`` over the last axis, computed without forming the softmax (no log of 0)."""
+    shifted = z - np.max(z, axis=-1, keepdims=True)
+    return shifted - np.log(np.sum(np.exp(shifted), axis=-1, keepdims=True))
+
+
 def _linear(z: Any) -> Any:
     return z
 
@@ -85,6 +91,10 @@ def _d_softmax(y: Any, dy: Any) -> Any:
     return y * (dy - np.sum(dy * y, axis=-1, keepdims=True))
 
 
+def _d_log_softmax(y: Any, dy: Any) -> Any:
+    return dy - np.exp(y) * np.sum(dy, axis=-1, keepdims=True)  # softmax = exp(y)
+
+
 ACTIVATIONS: dict[str, tuple[Callable[[Any], Any], Callable[[Any, Any], Any]]] = {
     "linear": (_linear, _d_linear),
     "tanh": (np.tanh, _d_tanh),
@@ -94,6 +104,7 @@ ACTIVATIONS: dict[str, tuple[Callable[[Any], Any], Callable[[Any, Any], Any]]] =
     "hard_sigmoid": (hard_sigmoid, _d_hard_sigmoid),
     "hard_sigmoid_keras2": (hard_sigmoid_keras2, _d_hard_sigmoid_keras2),
     "softsign": (softsign, _d_softsign),
+    "log_softmax": (log_softmax, _d_log_softmax),
 }
 
 # what a recurrent cell's ``activation`` / ``recurrent_activation`` may be: each derivative

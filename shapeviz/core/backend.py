@@ -42,8 +42,22 @@ def _concrete_revisit(visited: list) -> Iterable[Any]:
     return reversed(visited)
 
 
+def _concrete_param(shape: tuple, dtype: Any, make: Callable[[], Any]) -> Any:
+    return make()
+
+
 _hooks: dict[str, Any] = {"steps": _concrete_steps, "mask": _concrete_mask, "record": None,
-                          "revisit": _concrete_revisit}
+                          "revisit": _concrete_revisit, "param": _concrete_param}
+
+
+def new_param(shape: tuple, dtype: Any, make: Callable[[], Any]) -> Any:
+    """A parameter (or gradient) array of ``shape`` and ``dtype``: ``make()`` in a real run.
+
+    This is the one place a layer's build allocates, so that a dry build (the tracer's
+    ``dry_params``) can stand in a zero-stride array that costs no memory, and count what a
+    real build would allocate before anything is.
+    """
+    return _hooks["param"](tuple(int(d) for d in shape), np.dtype(dtype), make)
 
 
 def timesteps(length: Any, reverse: bool = False) -> Iterable[Any]:
@@ -74,7 +88,7 @@ def recorder() -> Callable[[str, Any, dict], None] | None:
 
 @contextmanager
 def override(**hooks: Callable[..., Any]) -> Iterator[None]:
-    """Temporarily replace hooks (``steps``, ``mask``, ``record``, ``revisit``); used by the tracer."""
+    """Temporarily replace hooks (``steps``, ``mask``, ``record``, ``revisit``, ``param``); used by the tracer."""
     unknown = set(hooks) - set(_hooks)
     if unknown:
         raise KeyError(f"unknown backend hooks: {sorted(unknown)}")

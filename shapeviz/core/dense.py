@@ -41,7 +41,7 @@ class Dense(Layer):
         self.input_features = int(input_shape[-1])
         params = {"kernel": self.kernel_initializer(rng, (self.input_features, self.units), self.dtype)}
         if self.use_bias:
-            params["bias"] = np.zeros((self.units,), dtype=self.dtype)
+            params["bias"] = initializers.zeros(rng, (self.units,), self.dtype)
         return params
 
     def forward(self, x: Any, *, mask: Any = None, training: bool = False,

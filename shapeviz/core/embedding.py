@@ -9,7 +9,7 @@ import numpy as np
 from shapeviz.core import initializers
 from shapeviz.core.backend import empty
 from shapeviz.core.layer import Layer, check_positive_int
-from shapeviz.errors import InputError
+from shapeviz.errors import ConfigError, InputError
 
 
 class EmbeddingCache(NamedTuple):
@@ -50,17 +50,24 @@ class Embedding(Layer):
         embeddings_initializer: Keras's ``"uniform"`` (in [-0.05, 0.05]) by default.
         float_ids: also take float ids whose values are whole numbers (Keras's default Input dtype is
             float32, and Keras casts them); a fractional or non-finite value is an InputError.
+        padding_idx: PyTorch's option: the row of this id gets no gradient (it stays what it is,
+            zeros in a fresh torch module); None (default) for none. It makes no mask.
     """
 
     kind = "embedding"
 
     def __init__(self, input_dim: int, output_dim: int, mask_zero: bool = False,
-                 embeddings_initializer: str = "uniform", float_ids: bool = False, name: str | None = None,
-                 dtype: Any = None) -> None:
+                 embeddings_initializer: str = "uniform", name: str | None = None, dtype: Any = None,
+                 padding_idx: int | None = None, float_ids: bool = False) -> None:
         super().__init__(name, dtype)
         self.float_ids = bool(float_ids)
         owner = f"Embedding {self.name!r}"
         self.input_dim = check_positive_int(input_dim, "input_dim", owner)
+        if padding_idx is not None and (isinstance(padding_idx, bool) or not isinstance(padding_idx, (int, np.integer))
+                                        or not 0 <= padding_idx < self.input_dim):
+            raise ConfigError(f"{owner}: received an invalid value for `padding_idx`, expected None or an id in "
+                              f"[0, {self.input_dim}), got {padding_idx!r}")
+        self.padding_idx = None if padding_idx is None else int(padding_idx)
         self.output_dim = check_positive_int(output_dim, "output_dim", owner)
         self.mask_zero = bool(mask_zero)
         self._init_name = embeddings_initializer
@@ -137,6 +144,8 @@ class Embedding(Layer):
         if isinstance(dy, np.ndarray) and not dy.flags.c_contiguous and dy.transpose(1, 0, 2).flags.c_contiguous:
             # a recurrent layer's time-major gradient: flatten it (T, B) first, without a copy
             ids, dy = ids.T, dy.transpose(1, 0, 2)  # (T, B), (T, B, E)
+        if self.padding_idx is not None:  # torch's padding_idx: that row gets no gradient
+            dy = dy * (ids != self.padding_idx)[:, :, None]  # (B, T, E)
         scatter_add_rows(self.grads["embeddings"], ids.reshape(-1), dy.reshape(-1, E))  # (V, E)
         return None
 
@@ -147,6 +156,7 @@ class Embedding(Layer):
         return x != 0  # (B, T)
 
     def config(self) -> dict[str, Any]:
+        extra = {} if self.padding_idx is None else {"padding_idx": self.padding_idx}
         return {"input_dim": self.input_dim, "output_dim": self.output_dim, "mask_zero": self.mask_zero,
-                "embeddings_initializer": self._init_name, "name": self.name,
+                "embeddings_initializer": self._init_name, **extra, "name": self.name,
                 **({"float_ids": True} if self.float_ids else {})}

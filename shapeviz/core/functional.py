@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any, NamedTuple
 
 import numpy as np
 
-from shapeviz.core.inputs import InputSpec, is_recurrent
+from shapeviz.core.inputs import InputSpec
 from shapeviz.core.graph import GraphTensor, InputNode, Node, with_edge
 from shapeviz.core.layer import Layer
 from shapeviz.core.model import Model
+from shapeviz.core.recurrent import Recurrent
 from shapeviz.errors import ConfigError, InputError, ShapeVizError
 
 
@@ -69,11 +71,7 @@ class Functional(Model):
         self.nodes = self._topological(owner)
         self._layers = list({id(n.layer): n.layer for n in self.nodes}.values())
         self._check_names(owner)
-        self._consumers: dict[int, list[tuple[Node, int]]] = {}
-        for node in self.nodes:
-            for i, t in enumerate(node.inputs):
-                self._consumers.setdefault(id(t), []).append((node, i))
-        self._layouts = {id(n): self._time_major_at(n) for n in self.nodes}  # read by every forward
+        self._index()
         for t in self.input_tensors:
             if id(t) not in self._consumers and t not in self.output_tensors:
                 raise ConfigError(f"{owner}: input {t.name!r} is never used on the way to the outputs "
@@ -81,7 +79,30 @@ class Functional(Model):
         if self._can_build():
             self.build()
 
+    def __setstate__(self, state: dict) -> None:
+        """A copy (``copy.deepcopy``, pickle) has new nodes and tensors: index them anew."""
+        self.__dict__.update(state)
+        self._index()
+
     # -- structure ----------------------------------------------------------------
+    def _index(self) -> None:
+        """The tables keyed by ``id`` of a tensor or node: who reads each tensor, each node's layout."""
+        self._consumers: dict[int, list[tuple[Node, int]]] = {}
+        for node in self.nodes:
+            for i, t in enumerate(node.inputs):
+                self._consumers.setdefault(id(t), []).append((node, i))
+        self._layouts = {id(n): self._time_major_at(n) for n in self.nodes}  # read by every forward
+
+    def __deepcopy__(self, memo: dict) -> "Functional":
+        """A copy with its own graph (a float64 twin, a model traced on a copy): the tables keyed by
+        ``id`` are rebuilt for the copied tensors and nodes, whose ids differ."""
+        new = object.__new__(type(self))
+        memo[id(self)] = new
+        for key, value in self.__dict__.items():
+            setattr(new, key, copy.deepcopy(value, memo))
+        new._index()
+        return new
+
     def _topological(self, owner: str) -> list[Node]:
         """The nodes the outputs depend on, each after the nodes it reads; an output that does not
         come from the inputs (an Input not listed) is an error naming it."""
@@ -154,7 +175,11 @@ class Functional(Model):
             others = [a for a in range(rank) if a != batch and (ids or a != rank - 1)]
             time_axis = others[0] if others else None
             time_dim = (names[time_axis] if time_axis is not None and names[time_axis] else "T")
-            if ids:
+            if ids and rank == 1 and any(r.kind == "pack_sequence" for r in readers):
+                # a packing's lengths: they measure the time axis of the first sequence input
+                seq = next((s for s in specs if s.time_axis is not None), None)
+                specs.append(InputSpec(t.name, 1, 0, None, kind="lengths", time_dim=seq.time_dim if seq else "T"))
+            elif ids:
                 vocab = next((int(r.input_dim) for r in readers if r.kind == "embedding"), None)
                 specs.append(InputSpec(t.name, rank, batch, time_axis, vocabulary=vocab, kind="ids", masked=masked,
                                        time_dim=time_dim))
@@ -190,6 +215,8 @@ class Functional(Model):
             first = next((s for s in reads if s is not None), None)
             for t in node.inputs[node.n_x:]:
                 src = self.producer(t)
+                while src is not None and not _is_recurrent(src.layer) and src.inputs:
+                    src = self.producer(src.inputs[0])  # a state taken apart or stacked (torch's h_n[k])
                 if src is not None and _is_recurrent(src.layer) and source.get(id(src.inputs[0])) != first:
                     handover = True
             for out in node.outputs:
@@ -257,13 +284,16 @@ class Functional(Model):
         return list(x)
 
     def forward(self, x: Any, *, mask: Any = None, training: bool = False,
-                rng: np.random.Generator | None = None) -> tuple[Any, FunctionalCache]:
+                rng: np.random.Generator | None = None,
+                initial_states: dict[str, Any] | None = None) -> tuple[Any, FunctionalCache]:
         """Run every node in order.
 
         Args:
             x: one array for a one-input model, else a list in input order or a dict by input name,
                 e.g. ``{"source": (B, T_in, F), "target": (B, T_out, V)}``.
             mask: None, or per input (same forms as ``x``) its (B, T) bool mask or None.
+            initial_states: per recurrent node name (:attr:`Node.name`) its initial states, for
+                nodes whose initial state does not come from the graph (truncated BPTT carries them).
 
         Returns:
             The output array (a list of them for several outputs) and the cache."""
@@ -278,16 +308,19 @@ class Functional(Model):
             masks[id(t)] = m
         caches = []
         for node in self.nodes:
-            caches.append(self.run_node(node, values, masks, training, rng))
+            carried = initial_states.get(node.name) if initial_states else None
+            caches.append(self.run_node(node, values, masks, training, rng, carried))
         outs = [values[id(t)] for t in self.output_tensors]
         y = outs[0] if self.single_output else outs
         return y, FunctionalCache(caches, masks, xs)
 
-    def run_node(self, node: Node, values: dict, masks: dict, training: bool, rng: Any) -> Any:
-        """One layer call: read its inputs' values and masks, write its outputs'. Returns the cache."""
+    def run_node(self, node: Node, values: dict, masks: dict, training: bool, rng: Any,
+                 initial_state: Any = None) -> Any:
+        """One layer call: read its inputs' values and masks, write its outputs'. Returns the cache.
+        ``initial_state`` (a recurrent node's, carried from outside the graph) replaces the graph's."""
         layer = node.layer
         xs = [values[id(t)] for t in node.inputs[:node.n_x]]
-        states = [values[id(t)] for t in node.inputs[node.n_x:]]
+        states = [values[id(t)] for t in node.inputs[node.n_x:]] if initial_state is None else list(initial_state)
         in_masks = [masks.get(id(t)) for t in node.inputs[:node.n_x]]
         takes_mask = getattr(layer, "supports_masking", True)
         x = xs if node.listed else xs[0]
@@ -302,8 +335,10 @@ class Functional(Model):
         if states:
             kwargs["initial_state"] = states
         try:
-            if not node.listed:  # a merge builds itself from the list in its forward (it has no weights)
-                layer.ensure_built(xs[0], self.init_rng, self.dtype)
+            # a merge builds from its list (Merge.ensure_built); a multi-input layer with the base
+            # ensure_built reads the first input's shape
+            listed_build = node.listed and type(layer).ensure_built is not Layer.ensure_built
+            layer.ensure_built(x if listed_build else xs[0], self.init_rng, self.dtype)
             out, cache = layer.forward(x, **kwargs)
             out_mask = self._output_mask(node, x, mask) if takes_mask else None
         except ShapeVizError as error:
@@ -323,7 +358,8 @@ class Functional(Model):
         from shapeviz.core.sequential import Sequential
         layer = node.layer
         if node.listed:
-            return layer.output_mask(mask)
+            compute = getattr(layer, "compute_mask", None)  # a mask made from the values (lengths)
+            return compute(x) if compute is not None else layer.output_mask(mask)
         time_major = self._layouts.get(id(node))
         if time_major is None:  # a deep copy (the deep checks' float64 twin) has new nodes: key them again
             self._layouts = {id(n): self._time_major_at(n) for n in self.nodes}
@@ -345,6 +381,19 @@ class Functional(Model):
                     if id(reader) not in seen:
                         seen.add(id(reader))
                         pending.append(reader)
+        # no recurrent layer after it (a Dense head): the layout it is handed, as Sequential's
+        pending, seen = [node], set()
+        while pending:
+            n = pending.pop(0)
+            for t in n.inputs[:n.n_x]:
+                src = self.producer(t)
+                if src is None:
+                    continue
+                if _is_recurrent(src.layer):
+                    return bool(getattr(src.layer, "time_major", False))
+                if id(src) not in seen:
+                    seen.add(id(src))
+                    pending.append(src)
         return False
 
     def backward(self, dy: Any, cache: FunctionalCache) -> Any:
@@ -404,33 +453,31 @@ class Functional(Model):
         dx = layer.backward(dout, node_cache)
         return (list(dx) if node.listed else [dx]), []
 
+    def final_states(self, cache: FunctionalCache) -> dict[str, list]:
+        """Each unidirectional recurrent node's states after its last step, by node name (for
+        truncated BPTT, as :meth:`Sequential.final_states`)."""
+        out = {}
+        for node, c in zip(self.nodes, cache.caches):
+            if isinstance(node.layer, Recurrent):
+                out[node.name] = [buf[-1].copy() for buf in c.S]
+        return out
+
     def output_mask(self, cache: FunctionalCache) -> Any:
-        """The mask of the output (of the first output for several) in its layout, or None: see
-        :meth:`output_masks`."""
+        """The mask of the output's positions (of the first output for several) for a per-step
+        loss, or None: (B, T), or (T, B) for a time-major output, as :meth:`Sequential.output_mask`."""
         return self.output_masks(cache)[0]
 
     def output_masks(self, cache: FunctionalCache) -> list:
-        """Per output the mask of its positions in the output's layout, for a per-step loss, or None:
-        (B, T), or (T, B) for a time-major sequence (as ``Sequential.output_mask``). Masks travel
-        between nodes as (B, T) whatever the layout."""
+        """Per output the mask of its positions or None: (B, T), or (T, B) where the output is a
+        time-major sequence (masks travel between nodes as (B, T) whatever the layout)."""
         out = []
         for t in self.output_tensors:
             mask = cache.masks.get(id(t))
-            out.append(mask.T if mask is not None and self._time_major(t) else mask)
+            node = self.producer(t)
+            if mask is not None and node is not None and self._layouts[id(node)]:
+                mask = mask.T  # (T, B)
+            out.append(mask)
         return out
-
-    def _time_major(self, t: GraphTensor) -> bool:
-        """Whether ``t`` is a time-major sequence: the recurrent layer it comes from (through layers
-        that keep the layout, such as Dense or Dropout) returned a (T, B, H) sequence."""
-        while isinstance(t.node, Node):
-            layer = t.node.layer
-            if is_recurrent(layer):
-                return bool(getattr(layer, "time_major", False) and getattr(layer, "return_sequences", False)
-                            and t.index == 0)
-            if getattr(layer, "multi_input", False) or len(t.node.inputs) != 1:
-                return False
-            t = t.node.inputs[0]
-        return False
 
     def summary_name(self) -> str:
         return f"Functional {self.name!r}"

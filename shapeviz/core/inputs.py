@@ -11,7 +11,7 @@ from shapeviz.core.layer import Layer
 from shapeviz.core.recurrent import Recurrent
 from shapeviz.errors import ConfigError
 
-KINDS = ("floats", "ids")
+KINDS = ("floats", "ids", "lengths")
 PASS_THROUGH = ("masking", "dropout")  # keep their input's shape: the layer after them sets the input's size
 
 
@@ -37,7 +37,9 @@ class InputSpec:
         features: the size of the last axis of float inputs, or None while unknown (a layer learns
             it when it is built) and for ids, which have no feature axis.
         vocabulary: for ids, how many there are (ids lie in ``[0, vocabulary)``), when known.
-        kind: ``"floats"`` (feature values) or ``"ids"`` (integer token ids, for an Embedding).
+        kind: ``"floats"`` (feature values), ``"ids"`` (integer token ids, for an Embedding) or
+            ``"lengths"`` (B,) (each sample's number of real steps of the sequence whose time axis is
+            ``time_dim``: a torch model's packed sequences).
         masked: the model makes a mask from this input (a Masking in front, or an Embedding with
             ``mask_zero=True``): padded steps are skipped.
         time_dim, feature_dim: the names a declaration gives the time axis and an unknown feature
@@ -67,7 +69,11 @@ class InputSpec:
                               f"batch_axis={self.batch_axis!r}, time_axis={self.time_axis!r}")
         if self.time_axis == self.batch_axis:
             raise ConfigError(f"{owner}: the batch and time axes must differ, got {self.batch_axis} for both")
-        if self.kind == "ids":
+        if self.kind == "lengths":
+            if self.rank != 1 or self.time_axis is not None or self.features is not None:
+                raise ConfigError(f"{owner}: lengths are one integer per sample, (B,), got rank {self.rank} with "
+                                  f"time_axis={self.time_axis}, features={self.features!r}")
+        elif self.kind == "ids":
             if len(axes) != self.rank:
                 raise ConfigError(f"{owner}: ids have one axis per batch and time and no feature axis, got rank "
                                   f"{self.rank} with batch_axis={self.batch_axis}, time_axis={self.time_axis}")
@@ -113,7 +119,7 @@ class InputSpec:
 
     def array_dtype(self, floats: Any) -> np.dtype:
         """The dtype of this input's arrays: int64 for ids, else ``floats`` (the model's dtype)."""
-        return np.dtype("int64") if self.ids else np.dtype(floats)
+        return np.dtype("int64") if self.ids or self.kind == "lengths" else np.dtype(floats)
 
 
 def is_recurrent(layer: Layer) -> bool:

@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from shapeviz.core import graph
+from shapeviz.core.backend import new_param
 from shapeviz.errors import CheckpointError, ConfigError, InputError
 
 _counters: dict[str, itertools.count] = {}
@@ -72,7 +73,7 @@ class Layer:
             self.dtype = np.dtype("float32")
         rng = rng if rng is not None else np.random.default_rng()
         self.params = self.make_params(input_shape, rng)
-        self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
+        self.grads = {k: new_param(v.shape, v.dtype, lambda v=v: np.zeros_like(v)) for k, v in self.params.items()}
         self.built = True
 
     def make_params(self, input_shape: tuple, rng: np.random.Generator) -> dict[str, np.ndarray]:
@@ -109,6 +110,9 @@ class Layer:
                 f"{np.dtype(dtype)}: give the dtype to the model only (e.g. Sequential(..., dtype='float64'))"
             )
         if not self.built:
+            if len(x.shape) == 0:  # the build reads the feature axis
+                raise InputError(f"layer {self.name!r} ({self.kind}) expects an input with a feature axis, "
+                                 "got a scalar (shape ())")
             self.build(tuple(x.shape), rng, dtype)
 
     def check_features(self, x: Any, expected_rank: tuple[int, ...], layout: str,
@@ -147,6 +151,17 @@ class Layer:
 
     def count_params(self) -> int:
         return int(sum(p.size for p in self.params.values())) + sum(l.count_params() for l in self.sublayers())
+
+    def shown_param_count(self) -> int:
+        """The parameter count reports show: ``count_params()``, or, for a twin imported from another
+        framework, that framework's count (``source_param_count``: torch keeps two biases per
+        recurrent layer where the twin folds them into one)."""
+        own = getattr(self, "source_param_count", None)
+        if own is not None:
+            return int(own)
+        if self.sublayers():
+            return int(sum(p.size for p in self.params.values())) + sum(l.shown_param_count() for l in self.sublayers())
+        return self.count_params()
 
     def get_weights(self) -> list[np.ndarray]:
         """The weights in Keras's order and shapes."""

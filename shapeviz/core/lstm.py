@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from shapeviz.core.backend import empty
+from shapeviz.core.backend import empty, new_param
 from shapeviz.core.gates import exponential, sigmoid_inplace, tanh_into
 from shapeviz.core.recurrent import Recurrent
 
@@ -49,12 +49,13 @@ class LSTM(Recurrent):
         H = self.units
         if not self.unit_forget_bias:
             return self.bias_initializer(rng, (4 * H,), self.dtype)
-        # as Keras: bias_initializer on i, ones on f, bias_initializer on c and o
-        return np.concatenate([
+        # as Keras: bias_initializer on i, ones on f, bias_initializer on c and o (one new_param
+        # for the whole bias: a dry build makes no part of it)
+        return new_param((4 * H,), self.dtype, lambda: np.concatenate([
             self.bias_initializer(rng, (H,), self.dtype),
             np.ones((H,), dtype=self.dtype),
             self.bias_initializer(rng, (2 * H,), self.dtype),
-        ])  # (4H,)
+        ]))  # (4H,)
 
     def _gate_vectors(self, like: Any) -> tuple[Any, Any]:
         """The fused block's column constants, each ``(4H,)`` (see ``shapeviz.core.gates``):

@@ -123,6 +123,16 @@ class Model:
         for layer in self.leaf_layers():
             layer.zero_grad()
 
+    def to_torch_state_dict(self) -> Any:
+        """The weights as a state_dict for the torch module this model was imported from
+        (``shapeviz.from_torch``): it loads with ``module.load_state_dict(sd)`` (strict) and the module
+        then predicts what this model predicts. Needs torch."""
+        source = getattr(self, "torch_source", None)
+        if source is None:
+            raise ConfigError(f"{self.summary_name()} was not imported from torch (shapeviz.from_torch, or a "
+                              "build() returning an nn.Module): it has no torch state_dict layout")
+        return source.state_dict(self)
+
     def count_params(self) -> int:
         return sum(layer.count_params() for layer in self.leaf_layers())
 
@@ -163,9 +173,23 @@ class Model:
         return self.forward(x, **kwargs)[0]
 
     # -- training (implemented in shapeviz.train, which registers itself: see register_trainer) --
-    def compile(self, loss: Any, optimizer: Any = "adam", **options: Any) -> "Model":
+    def compile(self, loss: Any, optimizer: Any = "adam", *, loss_weights: Any = None, **options: Any) -> "Model":
+        """Args: loss: a loss (name or instance); for a model with several outputs also a dict by
+        output name or a list in output order (:class:`~shapeviz.core.output_losses.OutputLosses`);
+        loss_weights: per output its weight in the total (several outputs only);
+        optimizer and ``**options``: see :func:`shapeviz.core.optimizers.get`."""
         from shapeviz.core import losses, optimizers
-        self.loss = losses.get(loss)
+        from shapeviz.core.output_losses import OutputLosses
+        names = getattr(self, "output_names", None)
+        if isinstance(loss, OutputLosses) and loss_weights is None and loss.names == names:
+            self.loss = loss  # recompiled with its own losses (a new optimizer)
+        elif names is not None and not getattr(self, "single_output", True):
+            self.loss = OutputLosses(loss, names, loss_weights)
+        elif isinstance(loss, (dict, list, tuple)) or loss_weights is not None:
+            raise ConfigError(f"compile: {self.summary_name()} has one output: give one loss, without loss_weights "
+                              f"(a dict/list of losses and loss_weights are for several outputs), got {loss!r}")
+        else:
+            self.loss = losses.get(loss)
         self.optimizer = optimizers.get(optimizer, **options)
         return self
 

@@ -9,7 +9,13 @@ front end from the source with the table :data:`FRONT_ENDS`, first match wins:
 - a Keras model file (``.keras``, ``.h5``, or a ``.json`` whose content is a Keras config) or a live
   Keras model -> :mod:`.keras` (read without Keras),
 - a path ending in ``.toml`` or ``.json`` -> :mod:`.spec` (no code runs),
-- ``path/to/file.py:NAME`` or ``package.module:NAME`` -> :mod:`.python` (runs the user's code).
+- ``path/to/file.py:NAME`` or ``package.module:NAME`` -> :mod:`.python` (runs the user's code),
+  which hands what ``NAME`` makes, when it is not a shapeviz model, back to :func:`load` as a live
+  object,
+- a ``torch.nn.Module`` -> :mod:`.torch` (captured with torch.fx and mapped onto a graph model).
+
+``load(source, inputs=...)`` passes the input declaration (the command line's ``--input``) to a front
+end that needs one to read the source (torch's); the others take it from the caller later.
 
 A new front end (a Keras file, a torch module) is one new module and one :func:`register`
 call; the error for a source nobody accepts lists every entry's ``describes``. A front end's
@@ -49,8 +55,11 @@ class FrontEnd:
     module: str
     text: bool = True
 
-    def load(self, source: Any) -> Loaded:
-        loaded: Loaded = importlib.import_module(self.module).load(source)
+    needs_inputs: bool = False  # its load() takes the input declaration (inputs=)
+
+    def load(self, source: Any, inputs: Any = None) -> Loaded:
+        module = importlib.import_module(self.module)
+        loaded: Loaded = module.load(source, inputs=inputs) if self.needs_inputs else module.load(source)
         return loaded
 
 
@@ -81,6 +90,11 @@ def _is_python_reference(source: Any) -> bool:
     return Path(source).suffix.lower() == ".py"
 
 
+def _is_torch_module(source: Any) -> bool:
+    """An ``nn.Module``, told by its class's bases' names: torch is not imported to ask."""
+    return any(c.__module__ == "torch.nn.modules.module" and c.__name__ == "Module" for c in type(source).__mro__)
+
+
 #: The front ends, in the order they are asked.
 FRONT_ENDS: list[FrontEnd] = [
     FrontEnd("live", "a shapeviz model (Sequential, OneToMany or EncoderDecoder)",
@@ -89,7 +103,10 @@ FRONT_ENDS: list[FrontEnd] = [
              "shapeviz.frontends.keras"),
     FrontEnd("spec", "a spec file (model.toml, model.json)", _is_spec_file, "shapeviz.frontends.spec"),
     FrontEnd("python", "path/to/file.py:build or package.module:build", _is_python_reference,
-             "shapeviz.frontends.python"),
+             "shapeviz.frontends.python", needs_inputs=True),
+    FrontEnd("torch", "a torch.nn.Module (from build(); pip install \"shapeviz[torch]\")",
+             lambda source: not isinstance(source, str) and _is_torch_module(source), "shapeviz.frontends.torch",
+             text=False, needs_inputs=True),
 ]
 
 
@@ -103,13 +120,15 @@ def register(front_end: FrontEnd, *, before: str | None = None) -> None:
     FRONT_ENDS.insert(names.index(before) if before is not None else len(FRONT_ENDS), front_end)
 
 
-def load(source: Any) -> Loaded:
+def load(source: Any, inputs: Any = None) -> Loaded:
     """The model ``source`` names, and what it declares, from the first front end that accepts it.
 
     Args:
         source: a spec file (``"model.toml"``, ``"model.json"``, a :class:`~pathlib.Path`),
             ``"path/to/file.py:build"`` or ``"package.module:build"`` (this runs that code), or a
-            shapeviz model.
+            shapeviz model, or a ``torch.nn.Module``.
+        inputs: the input declaration, for a front end that needs it to read the source (a torch
+            module); the others ignore it.
 
     Returns:
         The :class:`Loaded` model and declarations.
@@ -122,7 +141,7 @@ def load(source: Any) -> Loaded:
         source = os.fspath(source)
     for front_end in FRONT_ENDS:
         if front_end.accepts(source):
-            return front_end.load(source)
+            return front_end.load(source, inputs)
     if isinstance(source, str):
         supported = ", ".join(f.describes for f in FRONT_ENDS if f.text)
         raise ModelLoadError(f"cannot tell what model {source!r} is: expected {supported}")

@@ -15,9 +15,11 @@ from shapeviz.core.model import Model
 from shapeviz.frontends.base import Loaded, ModelLoadError
 
 
-def load(ref: str) -> Loaded:
+def load(ref: str, inputs: Any = None) -> Loaded:
     """Load ``file.py:attr`` or ``module:attr`` (the user's code runs, as pytest runs a test file).
-    ``attr`` is a model or a callable that returns one when called without arguments."""
+    ``attr`` is a model or a callable that returns one when called without arguments. Anything else
+    it makes (an ``nn.Module``) goes back to :func:`shapeviz.frontends.load` as a live object, with
+    ``inputs`` (the command line's ``--input``), and is named ``ref`` in messages."""
     target, sep, attr = ref.rpartition(":")
     if not sep or not target or not attr:
         raise ModelLoadError(
@@ -36,19 +38,33 @@ def load(ref: str) -> Loaded:
                    else "it has no public names")
             raise ModelLoadError(f"{ref}: {target} has no attribute {attr!r} ({has})")
         obj = getattr(module, attr)
-        if callable(obj) and not isinstance(obj, Model):
+        if callable(obj) and not isinstance(obj, Model) and not _is_other_model(obj):
             try:
                 obj = obj()
             except (Exception, SystemExit) as error:  # noqa: BLE001 - chained: --debug shows their traceback
                 raise ModelLoadError(f"{ref}: calling {attr}() raised {_describe_error(error)}") from error
+    if not isinstance(obj, Model) and _is_other_model(obj):
+        from shapeviz.frontends import FRONT_ENDS
+
+        front_end = next(f for f in FRONT_ENDS if not f.text and f.accepts(obj))
+        loaded = front_end.load(obj, inputs) if front_end.needs_inputs else front_end.load(obj)
+        loaded.source = ref
+        return loaded
     if not isinstance(obj, Model):
         got = repr(obj)
         got = got if len(got) <= 60 else got[:57] + "..."
         raise ModelLoadError(
-            f"{ref}: expected a shapeviz model (Sequential, OneToMany or EncoderDecoder) or a function "
-            f"returning one, got {type(obj).__name__} {got}"
+            f"{ref}: expected a shapeviz model (Sequential, OneToMany or EncoderDecoder), a torch.nn.Module, or "
+            f"a function returning one, got {type(obj).__name__} {got}"
         )
     return Loaded(obj, ref)
+
+
+def _is_other_model(obj: Any) -> bool:
+    """A model another front end reads as a live object (a torch module)."""
+    from shapeviz.frontends import FRONT_ENDS
+
+    return any(not f.text and f.name != "live" and f.accepts(obj) for f in FRONT_ENDS)
 
 
 def _describe_error(error: BaseException) -> str:

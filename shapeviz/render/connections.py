@@ -11,10 +11,12 @@ SHARED_NOTE = ("name@k: call k+1 of a shared layer (the same weights, counted on
 
 
 def input_rows(trace: Trace) -> list[list[str]]:
-    """A row per model input, as the summary's rows are: name, kind, input, output, state, params, connected."""
+    """A row per model input, as the summary's rows are: name, kind, input, output, state, params,
+    (Mult-Adds when the trace counted them), connected."""
     if trace.graph is None:
         return []
-    return [[name, "input", "-", shape_text(shape), "-", "0", "-"] for name, shape in trace.inputs.items()]
+    macs = ["0"] if trace.cost is not None else []
+    return [[name, "input", "-", shape_text(shape), "-", "0", *macs, "-"] for name, shape in trace.inputs.items()]
 
 
 def connected_to(trace: Trace, record: LayerRecord) -> str:

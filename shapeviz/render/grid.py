@@ -293,6 +293,12 @@ class Grid:
                 continue
             final = last_is_output and all(r.kind in PASS_THROUGH for r in recs[i + 1:])
             out = out_shape(rec) or ()
+            if self.seq and length is not None and feed and not has_axis(out, length):
+                # it takes the sequence apart (a final state h_n[-1], the last step out[:, -1]): one box,
+                # after the last step
+                last = max(feed)
+                feed = {last: feed[last]}
+                self.seq = False
             row = self.row(rec.path, [kind_text(rec), f"y {shape_str(out)}", *weight_details(rec)])
             per_step = shape_str(drop_axis(out, length))
             name = "y" if final else "e" if rec.kind == "embedding" else "a"

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from shapeviz.render.fmt import dim_json, merged_steps, shape_json
+from shapeviz.tracing.cost import LENGTHS, Cost, OpCount
 from shapeviz.tracing.dims import Dim
 from shapeviz.tracing.records import Shape, Trace
 
@@ -100,6 +101,46 @@ def to_json(trace: Trace) -> dict[str, Any]:
         "gradients": [
             {"param": g.param, "shape": shape_json(g.shape), "param_shape": shape_json(g.param_shape), "ok": g.ok}
             for g in trace.grads
+        ],
+        "cost": _cost(trace.cost),
+    }
+
+
+# -- cost ----------------------------------------------------------------------------------------
+def _expr(cost: Cost, d: Any) -> dict[str, Any]:
+    dim = Dim.of(d)
+    return {"formula": str(dim), "value": cost.value(dim)}
+
+
+def _ops(cost: Cost, count: OpCount | None) -> dict[str, Any] | None:
+    if count is None:
+        return None
+    return {k: _expr(cost, v) for k, v in count.as_dict().items()}
+
+
+def _cost(cost: Cost | None) -> dict[str, Any] | None:
+    """The operation counts (``trace.cost``) as formulas and values; None for a trace of real arrays."""
+    if cost is None:
+        return None
+    real = None
+    if cost.masked:
+        forward, backward = cost.real("forward"), cost.real("backward")
+        real = {"symbol": LENGTHS, "forward": _ops(cost, forward), "backward": _ops(cost, backward)}
+    return {
+        "forward": _ops(cost, cost.forward),
+        "backward": _ops(cost, cost.backward),
+        "total": _ops(cost, cost.total),
+        "loss": _ops(cost, cost.layers["loss"].total) if "loss" in cost.layers else None,
+        "real": real,
+        "layers": [
+            {"path": rec.path, "forward": _ops(cost, rec.forward), "backward": _ops(cost, rec.backward),
+             "mask": None if rec.mask is None else [dim_json(d) for d in rec.mask]}
+            for rec in cost.layers.values()
+        ],
+        "steps": [
+            {"layer": s.layer, "phase": s.phase, "t": dim_json(s.t), "stands_for": dim_json(s.stands_for),
+             "count": _ops(cost, s.count)}
+            for s in cost.steps
         ],
     }
 

@@ -59,6 +59,7 @@ class TraceContext:
     param_names: dict[int, str] = field(default_factory=dict)  # id(ndarray) -> "lstm_1/kernel"
     on_record: Callable[[str, Any], None] | None = None
     on_grad: Callable[[str, Any, Any], None] | None = None
+    counter: Any = None  # a shapeviz.tracing.counting.Counter while the trace counts operations
     _values: dict[str, int] | None = None
 
     # -- names ----------------------------------------------------------------------
@@ -148,11 +149,16 @@ class TraceContext:
         self.layers.append((path, layer))
         saved = self.step
         self.step = None
+        counter = self.counter
+        if counter is not None:
+            counter.moved()  # operations from here on are this layer's
         try:
             yield
         finally:
             self.layers.pop()
             self.step = saved
+            if counter is not None:
+                counter.moved()
 
 
 _active: list[TraceContext] = []

@@ -17,6 +17,8 @@ from typing import Any, Callable
 
 import numpy as np
 
+from shapeviz.tracing import context
+from shapeviz.tracing.counting import MAC
 from shapeviz.tracing.dtypes import DTYPES
 from shapeviz.tracing.shapes import alike
 from shapeviz.tracing.symarray import SymArray
@@ -58,11 +60,28 @@ def binary_fast(ufunc: np.ufunc, a: Any, b: Any, out: Any) -> Any:
     if dtype is None or type(dtype) is list:
         return None
     if out is None:
+        _count(ufunc, shape)
         return SymArray._made(shape, dtype)
     o = out[0] if type(out) is tuple and len(out) == 1 else out
     if type(o) is SymArray and o.dtype is dtype and o.shape == shape:  # another dtype: the general path casts
+        _count(ufunc, shape)
         return o
     return None
+
+
+def _count(ufunc: np.ufunc, shape: tuple) -> None:
+    """:meth:`shapeviz.tracing.counting.Counter.add`, inlined: the fast paths are the hot calls."""
+    stack = context._active
+    if stack:
+        counter = stack[-1].counter
+        if counter is not None:
+            bucket = counter.current
+            if bucket is None:
+                bucket = counter.bucket()
+            ident = id(shape)
+            counter.alive[ident] = shape
+            key = (ufunc, ident, 1)
+            bucket[key] = bucket.get(key, 0) + 1
 
 
 def matmul_fast(a: Any, b: Any, out: Any) -> Any:
@@ -79,11 +98,21 @@ def matmul_fast(a: Any, b: Any, out: Any) -> Any:
         return None
     shape = (sa[0], sb[1])
     if out is None:
+        _count_matmul(shape, sa[1])
         return SymArray._made(shape, dtype)
     o = out[0] if type(out) is tuple and len(out) == 1 else out
     if type(o) is SymArray and o.dtype is dtype and o.shape == shape:
+        _count_matmul(o.shape, sa[1])  # the out's own shape: the same tuple at every step
         return o
     return None
+
+
+def _count_matmul(shape: tuple, k: int) -> None:
+    stack = context._active
+    if stack:
+        counter = stack[-1].counter
+        if counter is not None:
+            counter.add(MAC, shape, k)
 
 
 def operator_method(ufunc: np.ufunc, reflected: bool = False, inplace: bool = False) -> Callable:
@@ -134,9 +163,11 @@ def elementwise_fast(ufunc: np.ufunc, inputs: tuple, out: Any) -> Any:
     if dtype is None or type(dtype) is list:
         return None
     if out is None:
+        _count(ufunc, shape if shape is not None else ())
         return SymArray._made(shape if shape is not None else (), dtype)
     o = out[0] if type(out) is tuple and len(out) == 1 else out
     if type(o) is SymArray and o.dtype is dtype and shape is not None and o.shape == shape:
+        _count(ufunc, shape)
         return o
     return None
 

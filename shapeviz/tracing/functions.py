@@ -11,6 +11,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from shapeviz.tracing import counting
 from shapeviz.tracing.dims import Dim, shape_str
 from shapeviz.tracing.dtypes import DTYPES, probe
 from shapeviz.tracing.shapes import (Shape, along_axis_shape, broadcast_shapes, dtype_of, fail, here, is_one,
@@ -221,6 +222,7 @@ def _argmax(a: Any, axis: Any = None, out: Any = None, keepdims: bool = False, *
 def _clip(a: Any, a_min: Any = None, a_max: Any = None, out: Any = None, **kwargs: Any) -> Any:
     shape = broadcast_shapes("clip", [x for x in (a, a_min, a_max) if x is not None])
     res = SymArray(shape, dtype_of(a))
+    counting.elementwise_op(shape, n=(a_min is not None) + (a_max is not None))  # a maximum and a minimum
     return res if out is None else out
 
 
@@ -270,14 +272,19 @@ def _dot(a: Any, b: Any, out: Any = None) -> Any:
     sa, sb = shape_of(a), shape_of(b)
     dtype = np.result_type(probe(a), probe(b))
     if not sa or not sb:  # a scalar: a product
+        counting.elementwise_op(sb if not sa else sa)
         return SymArray(sb if not sa else sa, dtype)
     if len(sa) <= 2 and len(sb) <= 2:
-        return SymArray(matmul_shape(a, b, "dot"), dtype)
+        shape = matmul_shape(a, b, "dot")
+        counting.matmul_op(shape, sa[-1])
+        return SymArray(shape, dtype)
     k = sb[-1] if len(sb) == 1 else sb[-2]  # dot sums a's last axis with b's second-to-last
     if not same(sa[-1], k, lambda: f"{here()} (dot)"):
         raise fail(f"dot of {name_of(a)} {shape_str(sa)} and {name_of(b)} {shape_str(sb)}: the summed sizes differ, "
                     f"{sa[-1]} and {k}", "dot", [a, b], dim="summed axis", expected=sa[-1], actual=k)
-    return SymArray(sa[:-1] + (sb[:-2] + sb[-1:] if len(sb) > 1 else ()), dtype)
+    shape = sa[:-1] + (sb[:-2] + sb[-1:] if len(sb) > 1 else ())
+    counting.matmul_op(shape, sa[-1])
+    return SymArray(shape, dtype)
 
 
 @implements(np.linalg.norm)

@@ -138,6 +138,9 @@ def check_time_axis(ctx: TraceContext, length: Dim, session: "_Session | None" =
         hint = (f"layer {prev.name!r} before it has time_major={prev_tm} and hands on "
                 f"{'(T, B, H)' if prev_tm else '(B, T, H)'}, but {path!r} has time_major={time_major}: "
                 "give every recurrent layer of the model the same time_major")
+    elif time_major and getattr(layer, "imported_from", None) == "torch":
+        hint = ("looks like batch-first (B, T, F) data fed to a batch_first=False torch module: give it (T, B, F) "
+                "data, or build the module with batch_first=True")
     elif time_major:
         hint = ("looks like batch-first (B, T, F) data fed to a time_major layer: give it (T, B, F) data, "
                 "or set time_major=False")

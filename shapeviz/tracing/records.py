@@ -7,6 +7,7 @@ from typing import Any, Callable
 
 from shapeviz import hooks
 from shapeviz.tracing.context import Binding
+from shapeviz.tracing.cost import Cost
 from shapeviz.tracing.dims import Dim, DimLike, shape_str
 
 Shape = tuple  # of int | Dim
@@ -193,6 +194,8 @@ class Trace:
         options: the model's own settings that shape its picture but no record shows: a
             OneToMany's ``steps`` and ``feedback`` ("zeros" or "outputs": what it reads after step 0).
         graph: a graph model's nodes and edges (None for the other models).
+        cost: the MACs and FLOPs of every layer and traced step, forward and backward, as formulas
+            in the dims (:class:`~shapeviz.tracing.cost.Cost`); None for a trace of real arrays.
     """
 
     model: str
@@ -209,6 +212,7 @@ class Trace:
     dtype: str = "float32"
     options: dict[str, Any] = field(default_factory=dict)
     graph: GraphRecord | None = None
+    cost: Cost | None = None
 
     # -- queries ----------------------------------------------------------------------
     def layer(self, path: str) -> LayerRecord:
@@ -264,7 +268,7 @@ class Trace:
         return Trace(self.model, self.model_kind, self.mode, sub(self.inputs), sub(self.outputs), layers, steps,
                      [GradRecord(g.param, g.shape, g.param_shape) for g in self.grads], bindings,
                      substitute(self.labels, vals) if self.labels is not None else None, self.loss, self.dtype,
-                     dict(self.options), self.graph)
+                     dict(self.options), self.graph, self.cost.bind(vals) if self.cost is not None else None)
 
     def shape_text(self, shape: Shape) -> str:
         return shape_str(shape)

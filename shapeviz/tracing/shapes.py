@@ -13,7 +13,7 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 
 from shapeviz.errors import ShapeError
-from shapeviz.tracing import context
+from shapeviz.tracing import context, counting
 from shapeviz.tracing.dims import Dim, DimLike, shape_str
 from shapeviz.tracing.symarray import SymArray
 
@@ -287,7 +287,9 @@ def sum_dtype(dt: np.dtype) -> np.dtype:
 
 def reduced(a: Any, axis: Any, keepdims: bool, dtype: Any, op: str) -> SymArray:
     """The result of a reduction ``op`` of ``a`` over ``axis``."""
-    return SymArray(reduce_shape(shape_of(a), axis, keepdims, op, a), dtype)
+    shape = reduce_shape(shape_of(a), axis, keepdims, op, a)
+    counting.reduce_op(op, shape_of(a), shape)
+    return SymArray(shape, dtype)
 
 
 def squeezed(a: Any, axis: Any) -> SymArray:

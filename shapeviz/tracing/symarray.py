@@ -19,7 +19,7 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 
-from shapeviz.tracing import context
+from shapeviz.tracing import context, counting
 from shapeviz.tracing.dims import Dim, DimLike, product, shape_str
 
 _ALL = slice(None)
@@ -35,7 +35,7 @@ class SymArray(np.lib.mixins.NDArrayOperatorsMixin):
     """
 
     __array_priority__ = 1000
-    __slots__ = ("shape", "dtype", "name", "base", "_row", "_cols")  # the tracer makes ~10^5 of them
+    __slots__ = ("shape", "dtype", "name", "base", "_row", "_cols", "_n0")  # the tracer makes ~10^5 of them
 
     def __init__(self, shape: Iterable[DimLike], dtype: Any = np.float64, name: str | None = None,
                  base: "SymArray | None" = None) -> None:
@@ -48,6 +48,7 @@ class SymArray(np.lib.mixins.NDArrayOperatorsMixin):
         self.base = base  # the SymArray this one is a view of (for memory accounting)
         self._row = None  # the view x[t] returns, made once: every row of a concrete axis looks alike
         self._cols = None  # the views x[:, a:b] returned, by (a, b, step): a step slices its gates alike
+        self._n0 = None  # (the trace's bound sizes, the size of axis 0 with them): see _axis0
 
     # -- attributes ---------------------------------------------------------------------
     @property
@@ -82,7 +83,24 @@ class SymArray(np.lib.mixins.NDArrayOperatorsMixin):
         """A new array from a shape and dtype already in normal form (the hot path skips checks)."""
         obj = object.__new__(cls)
         obj.shape, obj.dtype, obj.name, obj.base, obj._row, obj._cols = shape, dtype, None, None, None, None
+        obj._n0 = None
         return obj
+
+    def _axis0(self) -> int | None:
+        """The size of axis 0 when it is a name the trace has bound (T given as ``dims={"T": 1000}``),
+        else None. Remembered until the trace binds another name, so that ``x[t]`` over a named
+        axis costs what it costs over a literal one."""
+        ctx = context.current()
+        if ctx is None:
+            return None
+        values = ctx.values()  # the same dict until the next binding
+        cached = self._n0
+        if cached is not None and cached[0] is values:
+            return cached[1]
+        d = self.shape[0].substitute(values)
+        n = d.value if d.is_const else None
+        self._n0 = (values, n)
+        return n
 
     # -- refusing values ----------------------------------------------------------------
     def _no_values(self, what: str) -> TypeError:
@@ -192,8 +210,10 @@ class SymArray(np.lib.mixins.NDArrayOperatorsMixin):
     def __getitem__(self, key: Any) -> "SymArray":
         shape = self.shape
         kt = type(key)
-        if kt is int and shape and type(shape[0]) is int and -shape[0] <= key < shape[0]:
-            # x[t] within a concrete axis, the time loop's usual index: one view stands for every row
+        if kt is int and shape and (type(shape[0]) is int and -shape[0] <= key < shape[0] or type(shape[0]) is Dim
+                                    and (n := self._axis0()) is not None and -n <= key < n):
+            # x[t] within a concrete axis (a literal or a bound name), the time loop's usual index: one view
+            # stands for every row
             row = self._row
             if row is None:
                 row = self._row = SymArray._made(shape[1:], self.dtype)
@@ -224,8 +244,9 @@ class SymArray(np.lib.mixins.NDArrayOperatorsMixin):
                 index_shape(self, key)  # a scalar fits any part: only the index is checked
                 return
         shape = self.shape
-        if type(key) is int and shape and type(shape[0]) is int and -shape[0] <= key < shape[0]:
-            target = shape[1:]  # buf[t] = state: the time loop's usual write
+        if type(key) is int and shape and (type(shape[0]) is int and -shape[0] <= key < shape[0] or type(shape[0])
+                                           is Dim and (n := self._axis0()) is not None and -n <= key < n):
+            target = shape[1:]  # buf[t] = state: the time loop's usual write (a literal or a bound name)
         else:
             target = index_shape(self, key)
         vshape = shape_of(value)
@@ -269,16 +290,24 @@ class SymArray(np.lib.mixins.NDArrayOperatorsMixin):
                 dtype = np.dtype(kwargs["dtype"])
             if out is not None:
                 _check_cast(op, dtype, out, kwargs.get("casting", "same_kind"))
-            shape = matmul_shape(inputs[0], inputs[1]) if ufunc is np.matmul else broadcast_shapes(op, inputs)
+            if ufunc is np.matmul:
+                shape = matmul_shape(inputs[0], inputs[1])
+                counting.matmul_op(shape, shape_of(inputs[0])[-1])  # (..., M, K) @ (..., K, N): K per output
+            else:
+                shape = broadcast_shapes(op, inputs)
+                counting.ufunc_op(ufunc, shape)
         elif method == "reduce":
             a = inputs[0]
             shape = reduce_shape(shape_of(a), kwargs.get("axis", 0), kwargs.get("keepdims", False), op, a)
             dtype = result_dtype(ufunc, (a, a))
+            counting.ufunc_op(ufunc, shape_of(a))  # N elements into M: N - M operations
+            _uncount(ufunc, shape)
         elif method == "at":
             a, indices = inputs[0], inputs[1]
             target = index_shape(a, indices)
             if len(inputs) > 2:
                 broadcast_shapes(op, [SymArray(target, np.float64, name=f"{name_of(a)}[indices]"), inputs[2]])
+                counting.ufunc_op(ufunc, target)  # one operation per element added in
                 ctx = context.current()
                 if ctx is not None and ctx.on_grad is not None and isinstance(a, np.ndarray):
                     ctx.on_grad(name_of(a), a, SymArray(shape_of(a), dtype_of(a)))  # rows land in the table
@@ -305,7 +334,7 @@ class SymArray(np.lib.mixins.NDArrayOperatorsMixin):
             ctx = context.current()
             if isinstance(o, np.ndarray) and ctx is not None and ctx.on_grad is not None:
                 # a write into part of a gradient (GRU's bias rows) was checked against that part
-                whole = o if o.base is None else o.base
+                whole = o.base if isinstance(o.base, np.ndarray) else o  # a dry parameter's base is a bytearray
                 ctx.on_grad(name_of(o), whole, SymArray(shape if whole is o else whole.shape, np.float64))
         return out[0] if isinstance(out, tuple) and len(out) == 1 else out
 
@@ -317,6 +346,13 @@ class SymArray(np.lib.mixins.NDArrayOperatorsMixin):
                 "functions symbolic arrays implement (see shapeviz.tracing.symarray.HANDLED)"
             )
         return impl(*args, **kwargs)
+
+
+def _uncount(ufunc: np.ufunc, shape: tuple) -> None:
+    """Takes back one operation per element of ``shape`` (a reduction's outputs: N - M, not N)."""
+    counter = counting.active()
+    if counter is not None:
+        counter.add(ufunc, shape, n=-1)
 
 
 def _check_cast(op: str, dtype: Any, out: Any, casting: str) -> None:

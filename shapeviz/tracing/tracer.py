@@ -22,6 +22,8 @@ from shapeviz.core.model import Model
 from shapeviz.errors import ConfigError, ShapeError, ShapeVizError
 from shapeviz.tracing import hints
 from shapeviz.tracing.context import ROLES, TraceContext, activate
+from shapeviz.tracing.cost import build as build_cost
+from shapeviz.tracing.counting import Counter
 from shapeviz.tracing.dims import Dim, shape_str
 from shapeviz.tracing.parse import DimSpec, parse_dims, parse_shape
 from shapeviz.tracing.records import (EdgeRecord, GradRecord, GraphRecord, LayerRecord, NodeRecord, OutputRecord,
@@ -115,6 +117,17 @@ class _Session:
         self.stopped_at: str | None = None  # the step an error left a time loop at (for its message)
         self.suffix = ""  # "@1" while a graph model runs the second call of a shared layer
         self.ctx.on_grad = self.on_grad
+        self.counter = Counter(self.locate)  # the operations run, by layer, phase and step
+        self.ctx.counter = self.counter
+        self.cost_phase: str | None = None  # "backward" while the loss's gradient runs (in the forward phase)
+        self.loop_weights: dict[tuple, list] = {}  # the steps a loop traced -> what each stands for
+
+    def locate(self) -> tuple:
+        """Where an operation runs, for the counter: the layer, the phase and the loops' steps, each with
+        the number of steps its count stands for."""
+        ctx = self.ctx
+        return (ctx.layers[-1][0] if ctx.layers else None, self.cost_phase or ctx.phase,
+                tuple((frame[1], frame[3]) for frame in self.loops))
 
     # -- hooks ------------------------------------------------------------------------
     def steps_hook(self, length: Any, reverse: bool = False) -> Iterable[Any]:
@@ -122,19 +135,24 @@ class _Session:
         dim = Dim.of(length)
         hints.check_time_axis(ctx, dim, self)
         resolved = dim.resolved()
-        if self.concrete or (resolved.is_const and (self.all_steps or resolved.value <= REPRESENTATIVE)):
+        every = self.concrete or (resolved.is_const and (self.all_steps or resolved.value <= REPRESENTATIVE))
+        if every:
             order: list[Any] = list(range(resolved.value))  # type: ignore[arg-type]
         else:
             order = [0, 1, dim - 1]
+        weights = _stands_for(order, dim, representative=not every)
+        self.loop_weights[tuple(str(Dim.of(t)) for t in order)] = weights
         if reverse:
-            order = order[::-1]
+            order, weights = order[::-1], weights[::-1]
         keep = None if self.all_steps or self.concrete is False else {0, 1, resolved.value - 1}  # type: ignore[operator]
         saved = ctx.step
-        frame = [dim, None, True]  # loop length, current step, whether to record it
+        frame = [dim, None, True, 1]  # loop length, current step, whether to record it, the steps it stands for
         self.loops.append(frame)
+        counter = self.counter
         try:
-            for t in order:
-                frame[1], frame[2] = t, keep is None or t in keep
+            for t, weight in zip(order, weights):
+                frame[1], frame[2], frame[3] = t, keep is None or t in keep, weight
+                counter.moved()
                 # a loop inside a decoding loop (one step at a time) is labelled by the outer step
                 ctx.step = self.loops[0][1]
                 yield t
@@ -144,18 +162,21 @@ class _Session:
         finally:
             ctx.step = saved
             self.loops.pop()
+            counter.moved()
 
     def revisit_hook(self, visited: list) -> Iterable[Any]:
         ts = [item[0] for item in visited]
         n = len(ts)
         keep = None if self.all_steps or not self.concrete else {0, 1, n - 1}
+        weights = self.loop_weights.get(tuple(str(Dim.of(t)) for t in ts), [1] * n)
         saved = self.ctx.step
-        frame = [n, None, True]
+        frame = [n, None, True, 1]
         self.loops.append(frame)
         try:
-            for item in reversed(visited):
+            for item, weight in zip(reversed(visited), weights[::-1]):
                 t = item[0]
-                frame[1], frame[2] = t, keep is None or t in keep
+                frame[1], frame[2], frame[3] = t, keep is None or t in keep, weight
+                self.counter.moved()
                 self.ctx.step = self.loops[0][1]
                 yield item
         except GeneratorExit:
@@ -164,6 +185,7 @@ class _Session:
         finally:
             self.ctx.step = saved
             self.loops.pop()
+            self.counter.moved()
 
     def mask_hook(self, rng: Any, shape: tuple, rate: float, like: Any) -> Any:
         if isinstance(like, SymArray):
@@ -265,9 +287,10 @@ class _Session:
             visit(layer)
             stack.callback(unwrap, layer)
 
-    def refresh_params(self) -> None:
-        """Parameters exist only once built; name them for errors and gradient records."""
-        for layer in self.model.leaf_layers():
+    def refresh_params(self, top: Layer | None = None) -> None:
+        """Parameters exist only once built; name them for errors and gradient records: those of
+        ``top``'s leaves (the layer a call just ran: linear in the model's size), or of every layer."""
+        for layer in self.model.leaf_layers() if top is None else _leaves(top):
             path = self.paths.get(id(layer), layer.name)
             for key, value in layer.params.items():
                 self.ctx.param_names[id(value)] = f"{path}/{key}"
@@ -291,7 +314,7 @@ class _Session:
                         if converted is None:
                             raise  # not about the user's shapes: a bug to see with its traceback
                         raise converted from None
-                    self.refresh_params()
+                    self.refresh_params(layer)
                     if method in ("forward", "run"):
                         self.record_layer(layer, path, method, args, kwargs, result)
                 return result
@@ -352,10 +375,33 @@ class _Session:
             memory = Dim.of(memory) * self.loops[0][0]
         self.layer_records[path] = LayerRecord(
             path=path, kind=layer.kind, inputs=inputs, outputs=outputs, states=states,
-            params={k: tuple(v.shape) for k, v in layer.params.items()}, param_count=layer.count_params(),
+            params={k: tuple(v.shape) for k, v in layer.params.items()}, param_count=layer.shown_param_count(),
             memory=memory, config=layer.config(), depth=self.depths.get(path, 0))
         if path not in self.order:
             self.order.append(path)
+
+
+def _stands_for(order: list, dim: Dim, representative: bool) -> list:
+    """How many steps of a loop of length ``dim`` each traced step of ``order`` (in loop order)
+    stands for: step 1 of the ``representative`` 0, 1, T-1 for the T-2 steps from 1 to T-2; in a
+    loop traced step by step, each step for itself, and the last of a named length (``T`` bound to
+    3) also for the steps beyond, so that the count stays a formula in ``T`` (exact at T's size)."""
+    if representative:
+        return [1, dim - 2, 1]
+    n = len(order)
+    weights: list = [1] * n
+    if n and not dim.is_const:
+        weights[-1] = dim - (n - 1)
+    return weights
+
+
+def _leaves(layer: Layer) -> Iterable[Layer]:
+    """``layer``'s leaves, depth first (itself when it has no sublayers)."""
+    subs = layer.sublayers()
+    if not subs:
+        yield layer
+    for sub in subs:
+        yield from _leaves(sub)
 
 
 def _bf(shape: tuple, batch_first: bool) -> tuple:
@@ -528,13 +574,18 @@ def trace(model: Model, inputs: Any, *, dims: Any = None, expect: dict[str, str]
             with ctx.in_layer("loss", None):
                 try:
                     _, lcache = loss_obj.forward(y, y_true, mask=model.output_mask(cache))
+                    session.cost_phase = "backward"  # the loss's gradient: counted with the backward pass
+                    session.counter.moved()
                     dy = loss_obj.backward(lcache)
+                    session.cost_phase = None
+                    session.counter.moved()
                 except ShapeError:
                     raise
                 except ShapeVizError as error:
                     raise hints.convert(error, session, None, "loss", (y, y_true), {}) from None
         if backward:
             ctx.phase = "backward"
+            session.counter.moved()
             if session.concrete:  # a real backward adds into the grads: put back what the user had there
                 saved = [(g, g.copy()) for leaf in model.leaf_layers() for g in leaf.grads.values()]
                 stack.callback(lambda: [np.copyto(g, v) for g, v in saved])
@@ -552,6 +603,7 @@ def trace(model: Model, inputs: Any, *, dims: Any = None, expect: dict[str, str]
                     session.grads.setdefault(name, GradRecord(name, tuple(layer.grads[key].shape),
                                                               tuple(layer.params[key].shape)))
             ctx.phase = "forward"
+            session.counter.moved()
         grads = []
         for path, layer, key in model.parameters():
             name = f"{session.paths.get(id(layer), layer.name)}/{key}"
@@ -561,13 +613,18 @@ def trace(model: Model, inputs: Any, *, dims: Any = None, expect: dict[str, str]
                 raise ShapeError(f"backward wrote no gradient for parameter {name} {shape_str(layer.params[key].shape)}",
                                  layer=name.rsplit("/", 1)[0], phase="backward")
     records = [session.layer_records[p] for p in session.registered if p in session.layer_records]
+    cost = None
+    if not session.concrete:  # real arrays run in numpy, where nothing counts them
+        masks = {r.path: tuple(r.inputs["mask"][:2]) for r in records if len(r.inputs.get("mask", ())) >= 2}
+        cost = build_cost(session.counter.tallies(), model.name, masks, [r.path for r in records],
+                          {n: b.value for n, b in ctx.bindings.items() if b.value is not None})
     return Trace(
         model=model.name, model_kind=model.kind, mode=model.mode,
         inputs={n: s.shape for n, s in zip(names, sym_inputs)}, outputs=outputs, layers=records,
         steps=session.steps, grads=grads, bindings=dict(ctx.bindings),
         labels=labels_shape, loss=loss_name, dtype=str(model.dtype),
         options={k: getattr(model, k) for k in ("steps", "feedback") if hasattr(model, k)},
-        graph=graph_record(model, list(outputs)) if hasattr(model, "nodes") else None)
+        graph=graph_record(model, list(outputs)) if hasattr(model, "nodes") else None, cost=cost)
 
 
 def graph_record(model: Any, output_names: list[str]) -> GraphRecord:

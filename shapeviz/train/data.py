@@ -15,18 +15,24 @@ from shapeviz.errors import ConfigError, InputError
 
 class Data(NamedTuple):
     xs: tuple  # the input arrays, each (N, ...)
-    is_tuple: bool  # x was given as a tuple (EncoderDecoder's (source, decoder_inputs))
-    y: Any  # (N, ...) targets or None
-    mask: Any  # (N, T) bool or None
+    is_tuple: bool  # x was given as several arrays (EncoderDecoder's (source, decoder_inputs), a graph's inputs)
+    y: Any  # (N, ...) targets, a tuple of them (None where an output has no targets), or None
+    mask: Any  # (N, T) bool, a tuple of them per input (or None), or None
     n: int  # the number of samples
 
     def batch(self, idx: Any) -> tuple[Any, Any, Any]:
         """``(xb, yb, maskb)`` for the samples ``idx`` (a slice or an index array)."""
         xs = tuple(a[idx] for a in self.xs)
         xb = xs if self.is_tuple else xs[0]
-        yb = None if self.y is None else self.y[idx]
-        mb = None if self.mask is None else self.mask[idx]
-        return xb, yb, mb
+        return xb, _take(self.y, idx), _take(self.mask, idx)
+
+
+def _take(a: Any, idx: Any) -> Any:
+    if a is None:
+        return None
+    if isinstance(a, tuple):
+        return tuple(None if v is None else v[idx] for v in a)
+    return a[idx]
 
 
 def _first_bad(a: np.ndarray) -> str:
@@ -73,50 +79,92 @@ def prepare(model: Any, x: Any, y: Any = None, mask: Any = None, *, prefix: str 
             f"{time_major[0]!r} has time_major=True; give the data as (N, T, F) and use time_major=False, "
             "or call forward/backward yourself with (T, B, F) arrays"
         )
+    if _graph(model):
+        late = [spec for spec in model.inputs if spec.batch_axis != 0]
+        if late:
+            raise ConfigError(
+                f"{model.summary_name()}: fit, evaluate and predict batch along axis 0, the sample axis, but input "
+                f"{late[0].name!r} is declared {late[0].declaration()} (batch axis {late[0].batch_axis}); declare it "
+                "batch-first, or call forward/backward yourself"
+            )
     return validate(model, x, y, mask, prefix=prefix)
+
+
+def _named(model: Any, value: Any, names: list[str], what: str, prefix: str,
+           optional: tuple = ()) -> tuple[list, list[str]]:
+    """The arrays of a several-input (or several-output) graph model in its order: a dict keyed by
+    the names (those in ``optional`` may be left out) or a list/tuple in order. Returns the arrays
+    (None for one left out) and the names messages give them."""
+    label = f"{prefix}{what}"
+    if isinstance(value, dict):
+        unknown = sorted(set(value) - set(names))
+        missing = [k for k in names if k not in value and k not in optional]
+        if unknown or missing:
+            raise InputError(f"{label} keys must be the {'input' if what != 'y' else 'output'} names {names} of "
+                             f"{model.summary_name()}" + (f"; unknown: {unknown}" if unknown else "")
+                             + (f"; missing: {missing}" if missing else ""))
+        return [value.get(k) for k in names], [f"{label}[{k!r}]" for k in names]
+    if isinstance(value, (list, tuple)):
+        if len(value) != len(names):
+            raise InputError(f"{model.summary_name()} takes {len(names)} {'inputs' if what != 'y' else 'outputs'} "
+                             f"{names}: {label} must have one array each (a list in that order or a dict by name), "
+                             f"got {len(value)}")
+        return list(value), [f"{label}[{k!r}]" for k in names]
+    raise InputError(f"{model.summary_name()} takes {len(names)} {'inputs' if what != 'y' else 'outputs'} {names}: "
+                     f"give {label} as a list in that order or a dict by name, got one {type(value).__name__}")
+
+
+def _graph(model: Any) -> bool:
+    return hasattr(model, "input_names") and hasattr(model, "output_tensors")
 
 
 def validate(model: Any, x: Any, y: Any = None, mask: Any = None, *, prefix: str = "") -> Data:
     """Check and cast the arrays of one call: what fit refuses in data (``check --data`` runs it too).
 
     Args:
-        model: decides the dtypes: floats are cast to ``model.dtype``; the first input stays
-            integer ids if ``model.input_dtype()`` is integer (an Embedding model); integer
-            targets (class ids) stay integer.
-        x: (N, ...) or a tuple of such arrays; y: (N, ...) or None; mask: (N, T) or None.
+        model: decides the dtypes: floats are cast to ``model.dtype``; an input stays integer ids
+            if the model reads ids there (an Embedding); integer targets (class ids) stay integer.
+        x: (N, ...), or a tuple of such arrays; for a graph model with several inputs a list in
+            input order or a dict by input name (a one-input graph also takes the dict).
+        y: (N, ...) or None; for a graph model with several outputs a list in output order or a
+            dict by output name (an output without a loss may be left out or None).
+        mask: (N, T) or None; for a graph model with several inputs a list/dict per input.
         prefix: "validation " for the names in messages.
     """
-    is_tuple = isinstance(x, (tuple, list))
-    raw = tuple(x) if is_tuple else (x,)
-    if is_tuple and not raw:
-        raise InputError(f"{prefix}x is an empty tuple: give the model's input arrays")
-    names = [f"{prefix}x[{i}]" for i in range(len(raw))] if is_tuple else [f"{prefix}x"]
+    graph = _graph(model)
+    if graph and (len(model.input_names) > 1 or isinstance(x, dict)):
+        raw, names = _named(model, x, model.input_names, "x", prefix)
+        is_tuple = len(raw) > 1
+    else:
+        is_tuple = isinstance(x, (tuple, list))
+        raw = list(x) if is_tuple else [x]
+        if is_tuple and not raw:
+            raise InputError(f"{prefix}x is an empty tuple: give the model's input arrays")
+        names = [f"{prefix}x[{i}]" for i in range(len(raw))] if is_tuple else [f"{prefix}x"]
+    dtypes = model.input_dtypes() if graph else None
     xs = []
     for i, (a, name) in enumerate(zip(raw, names)):
         a = check_values(a, name)
-        if i == 0 and model.input_dtype().kind in "iu":
-            a = _ids(a, name)
-        else:
-            a = a.astype(model.dtype, copy=False)
-        xs.append(a)
+        ids = dtypes[i].kind in "iu" if dtypes is not None else (i == 0 and model.input_dtype().kind in "iu")
+        xs.append(_ids(a, name) if ids else a.astype(model.dtype, copy=False))
     arrays = list(zip(names, xs))
     if y is not None:
-        y = check_values(y, f"{prefix}y")
-        if y.dtype.kind in "iu":
-            y = y.astype(np.int64, copy=False)
+        if graph and not model.single_output:
+            lossless = tuple(n for n, lo in zip(model.output_names, getattr(model.loss, "losses", ())) if lo is None)
+            ys, ynames = _named(model, y, model.output_names, "y", prefix, lossless)
+            y = tuple(None if a is None else _targets(a, n, model) for a, n in zip(ys, ynames))
+            arrays += [(n, a) for n, a in zip(ynames, y) if a is not None]
         else:
-            y = y.astype(model.dtype, copy=False)
-        arrays.append((f"{prefix}y", y))
+            y = _targets(y, f"{prefix}y", model)
+            arrays.append((f"{prefix}y", y))
     if mask is not None:
-        mask = check_values(mask, f"{prefix}mask")
-        first = xs[0]
-        if mask.ndim != 2 or (first.ndim >= 2 and mask.shape[1] != first.shape[1]):
-            raise InputError(
-                f"{prefix}mask must be (N, T) with T = {first.shape[1] if first.ndim >= 2 else '?'} steps of "
-                f"{names[0]} (shape {first.shape}), got shape {mask.shape}"
-            )
-        mask = mask.astype(bool, copy=False) if mask.dtype == bool else mask != 0
-        arrays.append((f"{prefix}mask", mask))
+        if graph and len(model.input_names) > 1:
+            ms, mnames = _named(model, mask, model.input_names, "mask", prefix)
+            mask = tuple(None if m is None else _mask(m, n, a, xn) for m, n, a, xn in zip(ms, mnames, xs, names))
+            arrays += [(n, m) for n, m in zip(mnames, mask) if m is not None]
+        else:
+            mask = _mask(mask, f"{prefix}mask", xs[0], names[0])
+            arrays.append((f"{prefix}mask", mask))
     n = arrays[0][1].shape[0]
     for name, a in arrays[1:]:
         if a.shape[0] != n:
@@ -125,6 +173,21 @@ def validate(model: Any, x: Any, y: Any = None, mask: Any = None, *, prefix: str
                 f"(shape {a.shape}); the first axis of every array is the sample axis"
             )
     return Data(tuple(xs), is_tuple, y, mask, n)
+
+
+def _targets(y: Any, name: str, model: Any) -> np.ndarray:
+    y = check_values(y, name)
+    return y.astype(np.int64, copy=False) if y.dtype.kind in "iu" else y.astype(model.dtype, copy=False)
+
+
+def _mask(mask: Any, name: str, first: np.ndarray, first_name: str) -> np.ndarray:
+    mask = check_values(mask, name)
+    if mask.ndim != 2 or (first.ndim >= 2 and mask.shape[1] != first.shape[1]):
+        raise InputError(
+            f"{name} must be (N, T) with T = {first.shape[1] if first.ndim >= 2 else '?'} steps of "
+            f"{first_name} (shape {first.shape}), got shape {mask.shape}"
+        )
+    return mask.astype(bool, copy=False) if mask.dtype == bool else mask != 0
 
 
 def batches(n: int, batch_size: int, order: np.ndarray | None) -> list[Any]:

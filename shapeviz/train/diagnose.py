@@ -145,6 +145,39 @@ def _declarations(model: Any, x: Any, y: Any, mask: Any) -> tuple[Any, Any, Any]
     return inputs, labels, mask_decl
 
 
+def _graph_declarations(model: Any, x: Any, y: Any) -> tuple[tuple, Any, dict[str, str], dict[str, str], list]:
+    """A graph model's inputs named from ``model.inputs``: the batch axis ``B_data``, each distinct
+    time axis ``T<k>_data``; labels only for one output (the tracer checks one output's labels).
+    Returns the declarations, the labels', the roles and descriptions of the names, and the inputs' names."""
+    xs = model._feed(x, "inputs")
+    roles = {"B_data": "batch"}
+    about = {"B_data": "the samples"}
+    times: dict[str, str] = {}
+    decls = []
+    sizes: dict[str, int] = {}
+    for spec, a in zip(model.inputs, xs):
+        shape = _shape(a)
+        if shape is None or len(shape) != spec.rank:
+            raise ValueError("an input of another rank: the model's own error says it best")
+        names = [str(d) for d in shape]
+        names[spec.batch_axis] = f"B_data={shape[spec.batch_axis]}"
+        sizes.setdefault("B", shape[spec.batch_axis])
+        if spec.time_axis is not None:
+            name = times.setdefault(spec.time_dim, f"T{len(times)}_data")
+            roles[name] = "time"
+            about[name] = f"the time of {spec.name}"
+            names[spec.time_axis] = f"{name}={shape[spec.time_axis]}"
+        decls.append(_decl(names))
+    labels = None
+    y_shape = _shape(y) if y is not None and not isinstance(y, (dict, list, tuple)) else None
+    if y_shape is not None and model.single_output:
+        names = [str(d) for d in y_shape]
+        if y_shape and y_shape[0] == sizes.get("B"):
+            names[0] = f"B_data={y_shape[0]}"
+        labels = _decl(names)
+    return tuple(decls), labels, roles, about, list(model.input_names)
+
+
 def explain(model: Any, x: Any, y: Any = None, mask: Any = None, *, loss: Any = None) -> ShapeError | None:
     """The ShapeError a symbolic trace finds on the shapes of the user's arrays, or None if the
     shapes line up (the real error was about something else, and stands).
@@ -155,50 +188,57 @@ def explain(model: Any, x: Any, y: Any = None, mask: Any = None, *, loss: Any = 
         y: (N, ...) labels or None; mask: (N, T) or None.
         loss: the loss the labels are read by (else the model's compiled loss).
     """
+    roles, about, names = _ROLES, _ABOUT, ["source", "decoder inputs"]
     try:
-        inputs, labels, mask_decl = _declarations(model, x, y, mask)
-    except (TypeError, ValueError):
+        if hasattr(model, "run_node"):  # a graph: its inputs by name, no mask (one per input; the run's error stands)
+            inputs, labels, roles, about, names = _graph_declarations(model, x, y)
+            mask_decl = None
+        else:
+            inputs, labels, mask_decl = _declarations(model, x, y, mask)
+    except (TypeError, ValueError, ShapeVizError):
         return None
     loss = loss if loss is not None else model.loss
-    if loss is None:
+    if loss is None or hasattr(loss, "logs"):  # no loss, or one per output (the tracer reads one output's labels)
         labels = None
     from shapeviz.tracing.tracer import trace
 
     twin = copy.deepcopy(model)  # tracing builds an unbuilt model: not the user's on a wrong shape
     try:
         trace(twin, inputs, labels=labels, mask=mask_decl, loss=loss if labels is not None else None,
-              backward=False, roles=_ROLES)
+              backward=False, roles=roles)
     except ShapeError as error:
-        return _in_sizes(error, {"x": inputs, "y": labels, "mask": mask_decl})
+        return _in_sizes(error, {"x": inputs, "y": labels, "mask": mask_decl}, roles, about, names)
     except ShapeVizError:
         return None
     return None
 
 
-def _in_sizes(error: ShapeError, decls: dict[str, Any]) -> ShapeError:
+def _in_sizes(error: ShapeError, decls: dict[str, Any], roles: dict[str, str] = _ROLES,
+              about: dict[str, str] = _ABOUT, names: list | None = None) -> ShapeError:
     """The trace's error with the axis names put back to the user's sizes, and one line per array
-    saying which of its axes were read as samples and time."""
+    saying which of its axes were read as samples and time (``names``: of the arrays of a tuple)."""
+    names = names or ["source", "decoder inputs"]
     sizes: dict[str, str] = {}
     read: dict[str, str] = {}
     for array, decl in decls.items():
         for i, text in enumerate(decl if isinstance(decl, tuple) else (decl,)):
             if text is None:
                 continue
-            label = array if not isinstance(decl, tuple) else ("source" if i == 0 else "decoder inputs")
+            label = array if not isinstance(decl, tuple) else names[min(i, len(names) - 1)]
             axes = [a.strip() for a in text.strip("()").split(",") if a.strip()]
-            roles = []
+            found = []
             for k, a in enumerate(axes):
                 name, _, size = a.partition("=")
                 if size:
                     sizes[name] = size
-                    roles.append(f"axis {k} as {_ABOUT[name]} ({size})")
+                    found.append(f"axis {k} as {about[name]} ({size})")
             shape = "(" + ", ".join(a.partition("=")[2] or a for a in axes) + ("," if len(axes) == 1 else "") + ")"
-            read[label] = f"has shape {shape}" + (f": read {', '.join(roles)}" if roles else "")
+            read[label] = f"has shape {shape}" + (f": read {', '.join(found)}" if found else "")
 
     def sub(text: Any) -> Any:
         if not isinstance(text, str):
             return text
-        return re.sub(r"\b(" + "|".join(_ROLES) + r")\b", lambda m: sizes.get(m.group(1), m.group(1)), text)
+        return re.sub(r"\b(" + "|".join(roles) + r")\b", lambda m: sizes.get(m.group(1), m.group(1)), text)
 
     return ShapeError(sub(error.problem), layer=error.layer, timestep=sub(error.timestep), phase=error.phase,
                       op=error.op, operands=[(n, sub(shape)) for n, shape in error.operands], dim=sub(error.dim),
@@ -227,11 +267,25 @@ def build_on_data(model: Any, x: Any, y: Any = None, mask: Any = None) -> None:
     if model.built:
         return
     before = copy.deepcopy(model)  # the failing call may build the first layer on the wrong shape
-    first = tuple(np.asarray(a)[:1] for a in x) if isinstance(x, (tuple, list)) else np.asarray(x)[:1]
+    if isinstance(x, dict):  # a graph's inputs by name
+        first: Any = {k: np.asarray(a)[:1] for k, a in x.items()}
+    else:
+        first = tuple(np.asarray(a)[:1] for a in x) if isinstance(x, (tuple, list)) else np.asarray(x)[:1]
     try:
-        model.forward(first, mask=None if mask is None else np.asarray(mask)[:1], training=False)
+        model.forward(first, mask=_first_mask(mask), training=False)
     except (InputError, ShapeError) as error:
         raise explained(error, before, x, y, mask) from None
+
+
+def _first_mask(mask: Any) -> Any:
+    """The first sample's mask: of one array, or of each of a graph's (a dict or list per input)."""
+    if mask is None:
+        return None
+    if isinstance(mask, dict):
+        return {k: None if m is None else np.asarray(m)[:1] for k, m in mask.items()}
+    if isinstance(mask, (list, tuple)):
+        return [None if m is None else np.asarray(m)[:1] for m in mask]
+    return np.asarray(mask)[:1]
 
 
 def check_arrays(model: Any, x: Any, y: Any, mask: Any = None, *, loss: Any = None) -> None:
@@ -255,7 +309,17 @@ def check_arrays(model: Any, x: Any, y: Any, mask: Any = None, *, loss: Any = No
     except InputError as error:
         raise explained(error, model, x, y, mask, loss=loss, counts="samples" in str(error)) from None
     xs = data.xs if data.is_tuple else data.xs[0]
+    several = isinstance(data.y, tuple)  # a graph's outputs: the tracer checks one output's labels
+    masks = data.mask if isinstance(data.mask, tuple) else None  # a graph's masks, one per input
     try:
-        trace(model, xs, labels=data.y, mask=data.mask, loss=loss)
+        trace(model, xs, labels=None if several else data.y, mask=None if masks is not None else data.mask,
+              loss=None if several else loss)
+        if several or masks is not None:  # the labels of every output, the masks of every input: a real pass
+            from shapeviz.core.output_losses import OutputLosses
+            out, cache = model.forward(xs, mask=masks, training=False)
+            if several:
+                lo = loss if isinstance(loss, OutputLosses) else model.loss if isinstance(model.loss, OutputLosses) \
+                    else OutputLosses(loss if loss is not None else "mse", model.output_names)
+                lo.forward(out, list(data.y), mask=model.output_masks(cache))
     except (InputError, ShapeError) as error:
         raise explained(error, model, x, y, mask, loss=loss) from None

@@ -22,7 +22,7 @@ from shapeviz.train.checkpoint import load_weights, save_weights
 from shapeviz.train.data import Data, batches, prepare
 from shapeviz.train.diagnose import explained
 from shapeviz.train.progress import Progress
-from shapeviz.train.step import StepResult, run_step, train_step
+from shapeviz.train.step import StepResult, loss_mask, run_step, tally, train_step
 from shapeviz.train.tbptt import check_tbptt, tbptt_step
 
 __all__ = ["History", "fit", "evaluate", "predict", "train_step"]
@@ -134,10 +134,20 @@ def _call(callbacks: list[Any], hook: str, *args: Any) -> None:
             fn(*args)
 
 
-def _logs(total: float, count: float, hits: float, metric: str | None) -> dict[str, float]:
-    logs = {"loss": total / count if count else 0.0}
-    if metric:
-        logs[metric] = hits / count if count else 0.0
+def _add(sums: dict[str, list[float]], step: dict[str, tuple[float, float]]) -> None:
+    """Add one batch's ``{name: (sum, count)}`` into the epoch's running sums."""
+    for key, (total, count) in step.items():
+        acc = sums.setdefault(key, [0.0, 0.0])
+        acc[0] += total
+        acc[1] += count
+
+
+def _logs(sums: dict[str, list[float]], loss: Any = None) -> dict[str, float]:
+    """The epoch's means: ``loss`` first, then the metric, then per output (``dec_loss``, ...);
+    with a loss per output the total is the weighted sum of their means (exact over batches)."""
+    logs = {key: (total / count if count else 0.0) for key, (total, count) in sums.items()}
+    if hasattr(loss, "epoch_loss") and len(logs) > 1:
+        logs["loss"] = loss.epoch_loss(logs)
     return logs
 
 
@@ -152,19 +162,14 @@ def _validation(model: Any, validation_data: Any) -> Data | None:
 
 
 def _evaluate(model: Any, data: Data, batch_size: int) -> dict[str, float]:
-    total = count = hits = 0.0
-    metric = model.loss.metric_name
+    sums: dict[str, list[float]] = {"loss": [0.0, 0.0]}
     for idx in batches(data.n, batch_size, None):
         xb, yb, mb = data.batch(idx)
         y_pred, cache = model.forward(xb, mask=mb, training=False)
-        loss_mask = model.output_mask(cache)
-        loss, lcache = model.loss.forward(y_pred, yb, mask=loss_mask)
-        n = model.loss.count(lcache)
-        total += loss * n
-        count += n
-        if metric:
-            hits += model.loss.metric(y_pred, yb, loss_mask)[0]
-    return _logs(total, count, hits, metric)
+        masks = loss_mask(model, cache)
+        loss, lcache = model.loss.forward(y_pred, yb, mask=masks)
+        _add(sums, tally(model, y_pred, yb, masks, loss, lcache, True))
+    return _logs(sums, model.loss)
 
 
 def _save(model: Any, path: Any, completed: int, history: History) -> None:
@@ -218,17 +223,21 @@ def fit(model: Any, x: Any, y: Any, *, batch_size: int = 32, epochs: int = 1, va
 
     Args:
         model: a model compiled with ``model.compile(loss, optimizer)``.
-        x: (N, ...) inputs, or a tuple of arrays (EncoderDecoder: (source, decoder_inputs)).
-        y: (N, ...) targets (class ids may stay integer).
+        x: (N, ...) inputs, or a tuple of arrays (EncoderDecoder: (source, decoder_inputs)); for a
+            graph model with several inputs a list in input order or a dict by input name.
+        y: (N, ...) targets (class ids may stay integer); for a graph model with several outputs a
+            list in output order or a dict by output name. The logs then hold the weighted total
+            ``loss`` and each output's ``<output>_loss`` (and metric), as Keras's do.
         batch_size: samples per step (the last batch may be smaller).
         epochs: the total number of epochs; with ``resume`` the count includes the epochs the
             checkpoint already has (as Keras's ``initial_epoch``).
         validation_data: ``(x, y)`` or ``(x, y, mask)``, evaluated after every epoch.
         shuffle: reshuffle the samples every epoch.
         seed: seeds the generator for shuffling and dropout masks.
-        mask: (N, T) input mask, batched along with x.
-        tbptt: truncated BPTT with windows of this many steps (unidirectional Sequential
-            models only; see :mod:`shapeviz.train.tbptt`).
+        mask: (N, T) input mask, batched along with x (per input, as a list or dict, for a graph
+            model with several inputs).
+        tbptt: truncated BPTT with windows of this many steps (unidirectional recurrent layers
+            whose time axis reaches the loss; see :mod:`shapeviz.train.tbptt`).
         verbose: None (auto: a bar on a terminal), 0, 1 or 2 (see :mod:`shapeviz.train.progress`).
         checkpoint: an ``.npz`` path written (atomically) after every epoch: weights, optimizer
             state, the epoch count and the history so far.
@@ -273,7 +282,7 @@ def fit(model: Any, x: Any, y: Any, *, batch_size: int = 32, epochs: int = 1, va
     model.zero_grad()
     history = History()
     start = _resume(model, checkpoint, history) if resume and os.path.exists(checkpoint) else 0
-    metric = model.loss.metric_name
+    metric = bool(model.loss.metric_name) or hasattr(model.loss, "logs")  # a loss per output: their metrics
     steps = math.ceil(data.n / batch_size)
     history.params = {"epochs": epochs, "steps": steps, "batch_size": batch_size}
     cbs = _callbacks(callbacks)
@@ -290,7 +299,7 @@ def fit(model: Any, x: Any, y: Any, *, batch_size: int = 32, epochs: int = 1, va
                 _call(cbs, "on_epoch_begin", epoch)
                 progress.epoch_start(epoch)
                 order = rng.permutation(data.n) if shuffle else None
-                total = count = hits = 0.0
+                sums: dict[str, list[float]] = {"loss": [0.0, 0.0]}
                 for step, idx in enumerate(batches(data.n, batch_size, order)):
                     xb, yb, mb = data.batch(idx)
                     where = f"at epoch {epoch + 1}/{epochs}, step {step + 1}/{steps}"
@@ -300,13 +309,11 @@ def fit(model: Any, x: Any, y: Any, *, batch_size: int = 32, epochs: int = 1, va
                             res = tbptt_step(model, xb, yb, mb, rng, k, where=where, metric=bool(metric))
                         else:
                             res = run_step(model, xb, yb, mb, rng, where=where, metric=bool(metric))
-                    total += res.loss * res.count
-                    count += res.count
-                    hits += res.hits
-                    logs = _logs(total, count, hits, metric)
+                    _add(sums, res.logs)
+                    logs = _logs(sums, model.loss)
                     progress.batch_end(step + 1, logs)
                     _call(cbs, "on_batch_end", step, logs)
-                logs = _logs(total, count, hits, metric)
+                logs = _logs(sums, model.loss)
                 if val is not None:
                     with _on_user_arrays(model, *validation_data):
                         logs.update({f"val_{key}": v for key, v in _evaluate(model, val, batch_size).items()})
@@ -342,7 +349,7 @@ def evaluate(model: Any, x: Any, y: Any, *, batch_size: int = 32, mask: Any = No
         return _evaluate(model, data, batch_size)
 
 
-def predict(model: Any, x: Any, *, batch_size: int = 32, mask: Any = None, steps: int | None = None) -> np.ndarray:
+def predict(model: Any, x: Any, *, batch_size: int = 32, mask: Any = None, steps: int | None = None) -> Any:
     """The model's outputs for ``x`` in inference mode, batch by batch.
 
     Args:
@@ -351,10 +358,10 @@ def predict(model: Any, x: Any, *, batch_size: int = 32, mask: Any = None, steps
             steps from its own outputs (``generate``).
 
     Returns:
-        (N, ...) outputs.
+        (N, ...) outputs; for a graph model with several outputs a list of them in output order.
     """
     batch_size = check_positive_int(batch_size, "batch_size", "predict")
-    generating = not isinstance(x, (tuple, list)) and hasattr(model, "generate")
+    generating = not isinstance(x, (tuple, list, dict)) and hasattr(model, "generate")
     if generating and steps is None:
         raise ConfigError(
             f"predict: {model.summary_name()} given only a source decodes from its own outputs: pass steps=T_out, "
@@ -377,4 +384,6 @@ def predict(model: Any, x: Any, *, batch_size: int = 32, mask: Any = None, steps
             else:
                 out, _ = model.forward(xb, mask=mb, training=False)
             outputs.append(out)
+    if isinstance(outputs[0], list):  # a graph with several outputs: one array per output
+        return [np.concatenate(parts, axis=0) for parts in zip(*outputs)]  # each (N, ...)
     return np.concatenate(outputs, axis=0)  # (N, ...)

@@ -15,6 +15,28 @@ class StepResult(NamedTuple):
     count: float  # the number of positions it averaged (exact means over batches)
     hits: float  # the metric summed over positions (0 when the loss has no metric)
     cache: Any  # the model's forward cache (truncated BPTT reads the final states from it)
+    logs: dict = {}  # log name -> (sum, count): "loss", the metric, per output "dec_loss", ...
+
+
+def loss_mask(model: Any, cache: Any) -> Any:
+    """The mask(s) the loss reads: per output for a loss per output, else the output's."""
+    if getattr(model.loss, "names", None) is not None:  # OutputLosses
+        return model.output_masks(cache)
+    return model.output_mask(cache)
+
+
+def tally(model: Any, y_pred: Any, yb: Any, mask: Any, loss: float, lcache: Any,
+          metric: bool) -> dict[str, tuple[float, float]]:
+    """The batch's sums and counts per log name (``loss``, the metric; per output ``dec_loss``,
+    ``dec_accuracy`` for a loss per output), whose ratios over an epoch are exact means."""
+    lo = model.loss
+    if hasattr(lo, "logs"):  # OutputLosses
+        return lo.logs(y_pred, yb, mask, lcache, metric)
+    n = float(lo.count(lcache))
+    out = {"loss": (float(loss) * n, n)}
+    if metric and lo.metric_name:
+        out[lo.metric_name] = (float(lo.metric(y_pred, yb, mask)[0]), n)
+    return out
 
 
 def _bad_grad(g: np.ndarray) -> bool:
@@ -44,9 +66,12 @@ def _describe(layer: Any, key: str, array: np.ndarray) -> str:
             f"{n_nan} NaN and {n_inf} inf of {array.size} entries")
 
 
-def check_finite(model: Any, loss: float, where: str) -> None:
+def check_finite(model: Any, loss: float, where: str, *, xb: Any = None, maskb: Any = None,
+                 dy: Any = None) -> None:
     """Raise NonFiniteError if the loss or any gradient is NaN/inf, naming the first parameter
-    whose gradient is non-finite (and any weight that already was, the usual cause)."""
+    whose gradient is non-finite (and any weight that already was, the usual cause); for a graph
+    model given the batch ``xb``, also the node where the first NaN/inf appears
+    (:func:`shapeviz.train.nonfinite.locate`)."""
     bad = first_nonfinite_grad(model)
     if bad is None and math.isfinite(loss):
         return
@@ -55,6 +80,11 @@ def check_finite(model: Any, loss: float, where: str) -> None:
     if bad is not None:
         _, layer, key = bad
         lines.append("first non-finite gradient: " + _describe(layer, key, layer.grads[key]))
+    if xb is not None and hasattr(model, "run_node"):
+        from shapeviz.train.nonfinite import locate
+        found = locate(model, xb, maskb, dy)
+        if found is not None:
+            lines.append(found)
     broken = [(layer, key) for _, layer, key in model.parameters() if not np.isfinite(layer.params[key]).all()]
     if broken:
         layer, key = broken[0]
@@ -80,15 +110,16 @@ def run_step(model: Any, xb: Any, yb: Any, maskb: Any, rng: np.random.Generator 
     # about them on the way there would only be noise (or, under -W error, the wrong error)
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         y_pred, cache = model.forward(xb, **kwargs)
-        loss_mask = model.output_mask(cache)
-        loss, lcache = model.loss.forward(y_pred, yb, mask=loss_mask)
+        masks = loss_mask(model, cache)
+        loss, lcache = model.loss.forward(y_pred, yb, mask=masks)
         dy = model.loss.backward(lcache)
         model.backward(dy, cache)
-    check_finite(model, loss, where)
+    check_finite(model, loss, where, xb=xb, maskb=maskb, dy=dy)
     model.optimizer.step(model)
     model.zero_grad()
-    hits = model.loss.metric(y_pred, yb, loss_mask)[0] if metric and model.loss.metric_name else 0.0
-    return StepResult(loss, model.loss.count(lcache), hits, cache)
+    logs = tally(model, y_pred, yb, masks, loss, lcache, metric)
+    hits = logs[model.loss.metric_name][0] if metric and model.loss.metric_name else 0.0
+    return StepResult(loss, model.loss.count(lcache), hits, cache, logs)
 
 
 def train_step(model: Any, xb: Any, yb: Any, maskb: Any, rng: np.random.Generator | None) -> float:
