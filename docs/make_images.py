@@ -1,5 +1,5 @@
-"""Regenerate the README's pictures: docs/images/<mode>.svg and .png for Karpathy's five modes, the addition model
-and (with torch installed) the PyTorch sentiment example's twin.
+"""Regenerate the README's pictures: docs/images/<mode>.svg and .png for Karpathy's five modes, the addition model,
+the three graph models of examples/functional.py and (with torch installed) the PyTorch sentiment example's twin.
 
     python docs/make_images.py [--out docs/images]
 
@@ -49,6 +49,10 @@ def traces() -> dict[str, object]:
         model, _, _ = five[mode](np.random.default_rng(0), 4)
         out[name] = trace(model, inputs)
     out["addition"] = trace(example("addition").build_model(seed=0), "(B, T, 2)")
+    functional = example("functional")  # graph models: each traced as its Inputs declare
+    out["functional_seq2seq"] = trace(functional.build_seq2seq(), None)
+    out["functional_addition"] = trace(functional.build_addition(), None)
+    out["functional_classifier"] = trace(functional.build_classifier(), None)
     try:
         import torch  # noqa: F401
     except ImportError:

@@ -423,11 +423,12 @@ def two_inputs_bind_one_dim_to_two_sizes():
 
 
 @case(dict(inputs=("(B, T_in, 8)", "(B, T_out, 10)"), dims={"B": 32}),
-      "layer 'dec', timestep 0, forward: layer 'dec' (lstm): initial state 'h' must have shape (B, H) = (B, 64), "
-      "got (B, 32)", "cause: EncoderDecoder forward on source (B, T_in, 8) and decoder_inputs (B, T_out, 10)",
+      "layer 'dec', forward: EncoderDecoder 'translator': layer 'dec' was put in after the model was made, and it "
+      "does not fit: encoder layer 'enc' (lstm, states ['h', 'c'] of size 32) cannot initialise decoder layer 'dec' "
+      "(lstm, states ['h', 'c'] of size 64)",
+      "cause: EncoderDecoder forward on source (B, T_in, 8) and decoder_inputs (B, T_out, 10)",
       "B (batch) = 32, bound at the given sizes (B=32); declared by the input source (axis 0)",
-      "hint: the encoder's final states start the decoder: encoder layer 'enc' (units=32) hands over h of size 32, "
-      "and decoder layer 'dec' has units=64", layer="dec", timestep="0")
+      "hint: an EncoderDecoder checks its layers when it is made and runs the graph it made of them", layer="dec")
 def decoder_widened_after_the_model_was_made():
     """The decoder swapped for a 64-unit LSTM after construction; the encoder hands over 32."""
     model = EncoderDecoder([LSTM(32, name="enc")], [LSTM(32, name="dec")], Dense(10, name="head"), name="translator")

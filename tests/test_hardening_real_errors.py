@@ -157,7 +157,7 @@ def test_check_data_refuses_nan_as_train_does(work):
     np.savez(work / "nan.npz", x=x, y=rng.normal(size=(12, 1)).astype("float32"))
     checked = run("check", "model.py:build", "--data", "nan.npz")
     trained = run("train", "model.py:build", "--data", "nan.npz")
-    assert checked.exit_code == trained.exit_code == 2, checked.output
+    assert checked.exit_code == trained.exit_code == 1, checked.output  # data the model cannot take: a problem found
     assert "✓ data" not in checked.output
     nan = r"x \(shape \(12, 5, 2\)\) contains 1 NaN/inf values, the first nan at index \(3, 2, 1\)"
     assert re.search(nan, checked.output) and re.search(nan, trained.output), checked.output
@@ -167,7 +167,7 @@ def test_check_data_names_the_whole_array_not_the_first_sample(work):
     np.savez(work / "univariate.npz", x=rng.normal(size=(12, 50)).astype("float32"),
              y=rng.normal(size=(12, 1)).astype("float32"))
     result = run("check", "model.py:build", "--data", "univariate.npz")
-    assert result.exit_code == 2, result.output
+    assert result.exit_code == 1, result.output
     assert "(12, 50)" in result.output and "(1, 50)" not in result.output
     assert "x[..., None]" in result.output and "Traceback" not in result.output
 
@@ -176,7 +176,7 @@ def test_check_data_gives_the_return_sequences_hint(work):
     np.savez(work / "per_step.npz", x=rng.normal(size=(12, 5, 2)).astype("float32"),
              y=rng.normal(size=(12, 5, 1)).astype("float32"))
     result = run("check", "model.py:build", "--data", "per_step.npz", "--input", "(B, T, 2)")
-    assert result.exit_code == 2, result.output
+    assert result.exit_code == 1, result.output
     assert "targets of shape (12, 5, 1) do not fit predictions of shape (12, 1)" in result.output
     assert "set return_sequences=True on 'lstm'" in result.output
 

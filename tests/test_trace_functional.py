@@ -183,3 +183,13 @@ def test_random_encoder_decoder_graphs_trace_as_they_run(cell, units, b, t_in, t
     check(model, {"inputs": {"source": f"(B, T_in, {features})", "target": "(B, T_out, 2)"},
                   "dims": {"B": b, "T_in": t_in, "T_out": t_out}},
           {"inputs": {"source": rng.normal(size=(b, t_in, features)), "target": rng.normal(size=(b, t_out, 2))}})
+
+
+def test_an_output_expectation_of_a_model_with_several_outputs_names_the_problem():
+    from shapeviz import ConfigError, Dense, trace
+    a, b = Input("(B, 3)", name="a"), Input("(B, 3)", name="b")
+    model = Model(inputs=[a, b], outputs=[Dense(1, name="p")(a), Dense(2, name="q")(b)], seed=0)
+    with pytest.raises(ConfigError, match=r"the expectations give 'output', but the model has 2 outputs: expect "
+                                          r"each by the name of the layer that makes it"):
+        trace(model, None, expect={"output": "(B, 1)"})
+    assert trace(model, None, expect={"p": "(B, 1)", "q": "(B, 2)"}).outputs  # by layer name it works

@@ -1,4 +1,17 @@
-"""OneToMany: a vector in, a sequence out (captioning, Karpathy's mode 2)."""
+"""OneToMany: a vector in, a sequence out (captioning, Karpathy's mode 2).
+
+Note: one way to do each thing. The graph way to a one-to-many model is Keras's: ``RepeatVector(n)``
+then a recurrent layer with ``return_sequences`` and a ``TimeDistributed`` head (see
+``examples/functional.py``); it feeds the vector at every step. This class is another model, not a
+copy of that one: the vector is the input at step 0 only, and after it the inputs are zeros
+(``feedback="zeros"``) or the model's own previous output (``feedback="outputs"``). With zeros the
+inputs are ``[x, 0, ..., 0]``, which a graph could only make with a zero-padding op (the graph
+layers repeat a vector, they do not pad one). The fed-back
+output makes step t's input depend on step t-1's output through the head: a loop over time through
+several layers, which a directed acyclic graph cannot hold without unrolling ``steps`` copies of the
+stack, so the loop stays here, in :func:`shapeviz.core.stack.decode`, which runs each layer's own
+``run`` one step at a time (the shape rules and the step are the layers', not a second copy).
+"""
 
 from __future__ import annotations
 

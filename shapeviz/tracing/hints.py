@@ -311,6 +311,9 @@ def _hint_for(error: BaseException, session: "_Session", layer: Any, path: str |
     hint = _mask_hint(text, x, session)
     if hint:
         return hint
+    if "was put in after the model was made" in text:
+        return ("an EncoderDecoder checks its layers when it is made and runs the graph it made of them: make a new "
+                "EncoderDecoder with the layers you want (each decoder layer's states as large as its encoder layer's)")
     m = re.search(r"initial state '(\w+)' must have shape \(B, H\) = \(\S+, (\d+)\), got \(\S+, (\d+)\)", text)
     if m and model.kind == "encoder_decoder" and layer is not None:
         enc = next((e for e, d in zip(model.encoder, model.decoder) if d is layer), None)
@@ -556,6 +559,9 @@ def check_expectations(session: "_Session", expect: dict[str, str], y: Any) -> N
         if key == "labels":
             continue
         if key in _OUTPUT_KEYS:
+            if isinstance(y, (tuple, list)):  # several outputs: which one is meant?
+                raise ConfigError(f"the expectations give {key!r}, but the model has {len(y)} outputs: expect "
+                                  "each by the name of the layer that makes it")
             _compare(session, "the model's output", text, shape_of(y), None)
             continue
         record = None

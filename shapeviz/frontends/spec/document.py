@@ -13,19 +13,17 @@ from shapeviz.frontends.spec.inputs import read_dims, read_inputs, read_roles
 from shapeviz.frontends.spec.layers import names_given
 from shapeviz.frontends.spec.models import build_model, check_mode, compile_model
 from shapeviz.frontends.spec.reading import read_spec_file
-from shapeviz.frontends.spec.schema import MODEL_KINDS, REQUIRED_MODEL_OPTIONS, STRING, TABLE, TOP_LEVEL
+from shapeviz.frontends.spec.schema import MODEL_KINDS, REQUIRED_MODEL_OPTIONS, SECTIONS, STRING, TABLE, TOP_LEVEL
 
 
 @dataclass
-
-
 class Spec:
     """A loaded spec: the model, built, and everything needed to trace it.
 
     Attributes:
         model: the model, built through the public constructors (compiled when the spec has a loss).
         inputs: the input declaration, ``"(B, T, 2)"``, or (source, decoder inputs) for an
-            encoder_decoder model.
+            encoder_decoder model, or a dict by input name for a graph model.
         dims: sizes given in ``[dims]``, ``{"B": 32}``.
         expect: expected shapes, ``{"output": "(B, 1)", "lstm_1": "(B, 128)"}``.
         labels: the labels' shape, or None.
@@ -38,7 +36,7 @@ class Spec:
     """
 
     model: Model
-    inputs: str | tuple[str, str]
+    inputs: str | tuple[str, str] | dict[str, str]
     dims: dict[str, int] = field(default_factory=dict)
     expect: dict[str, str] = field(default_factory=dict)
     labels: str | None = None
@@ -89,7 +87,8 @@ def build_document(b: Builder, data: Any) -> Spec:
     """The whole spec ``data`` (a decoded document), built part by part; raises :class:`SpecError`."""
     if not isinstance(data, dict):
         raise b.error((), f"expected a table (a JSON object) at the top of the spec, got {describe(data)}")
-    b.table(data, (), TOP_LEVEL, "the top level of a spec", required=("model", "input"))
+    graph = isinstance(data.get("model"), dict) and data["model"].get("kind") == "graph"
+    b.table(data, (), TOP_LEVEL, "the top level of a spec", required=("model",) if graph else ("model", "input"))
     model_table = b.typed(data["model"], ("model",), TABLE)
     if "kind" not in model_table:
         raise b.error(("model",), f"the model needs the key 'kind', one of: {one_of(MODEL_KINDS)}")
@@ -100,17 +99,22 @@ def build_document(b: Builder, data: Any) -> Spec:
     cls, model_types, sections = MODEL_KINDS[kind]
     b.table(model_table, ("model",), list(model_types), f"a model of kind {kind!r}",
             REQUIRED_MODEL_OPTIONS.get(kind, ()))
-    for key in ("layers", "encoder", "decoder", "head"):
+    for key in SECTIONS:
         if key in data and key not in sections:
             raise b.error((key,), f"a {kind} model takes {one_of(sections)}, not {key!r}"
-                                  + (" (its last layer is its head)" if kind == "sequential" else ""))
+                                  + (" (its last layer is its head)" if kind == "sequential" and key == "head" else "")
+                                  + (f"; only a graph model declares [[inputs]], nodes and outputs (a {kind} "
+                                     "model's input is `input`)" if key in ("inputs", "nodes", "outputs") else ""))
+    if kind == "graph" and "input" in data:
+        raise b.error(("input",), 'a graph model declares each input as an [[inputs]] table (name = "source", '
+                                  'shape = "(B, T, 8)"), not `input`')
     for key in sections:
         if key not in data:
             raise b.error((), f"a {kind} model needs the key {key!r}")
     b.given_names = names_given([data[key] for key in sections])
 
-    model = build_model(b, cls, kind, data, model_table, sections)
-    inputs = read_inputs(b, data.get("input"), kind)
+    model, graph_inputs = build_model(b, cls, kind, data, model_table, sections)
+    inputs = graph_inputs if graph_inputs is not None else read_inputs(b, data.get("input"), kind)
     labels = b.shape(data["labels"], ("labels",)) if "labels" in data else None
     mask = b.shape(data["mask"], ("mask",)) if "mask" in data else None
     expect = read_expect(b, data.get("expect", {}))

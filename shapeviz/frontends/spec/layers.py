@@ -7,7 +7,7 @@ from typing import Any
 from shapeviz.core.layer import Layer
 from shapeviz.frontends.spec.builder import Builder, closest, one_of
 from shapeviz.frontends.spec.lines import KeyPath
-from shapeviz.frontends.spec.schema import ARRAY, LAYER, LAYER_KINDS, STRING, TABLE
+from shapeviz.frontends.spec.schema import ARRAY, LAYER, LAYER_KINDS, MULTI_INPUT_KINDS, STRING, TABLE
 
 
 def names_given(sections: list[Any]) -> set[str]:
@@ -32,9 +32,13 @@ def auto_name(b: Builder, kind: str) -> str:
             return name
 
 
-def build_layer(b: Builder, value: Any, path: KeyPath, inner: bool = False) -> Layer:
+def build_layer(b: Builder, value: Any, path: KeyPath, inner: bool = False, *, name: str | None = None,
+                name_path: KeyPath | None = None, graph: bool = False) -> Layer:
     """The layer the table at ``path`` describes (``inner``: one a ``bidirectional`` wraps, whose name may
-    repeat its wrapper's); its name, given or made, is recorded with its path."""
+    repeat its wrapper's); its name, given or made, is recorded with its path.
+
+    A graph node gives the layer its ``name`` (written at ``name_path``), and only a graph node
+    (``graph``) may hold a layer that merges several tensors."""
     b.typed(value, path, LAYER if inner else TABLE)
     if "kind" not in value:
         raise b.error(path, f"a layer needs the key 'kind', one of: {one_of(sorted(LAYER_KINDS))}; "
@@ -45,15 +49,20 @@ def build_layer(b: Builder, value: Any, path: KeyPath, inner: bool = False) -> L
                                         f"expected one of: {one_of(sorted(LAYER_KINDS))}")
     cls, types, required = LAYER_KINDS[kind]
     b.table(value, path, ["kind", "name", *types], f"a layer of kind {kind!r}", required)
+    if kind in MULTI_INPUT_KINDS and not graph:
+        raise b.error(path + ("kind",), f"a layer of kind {kind!r} merges several tensors: it is a node of a graph "
+                                        'model ([model] kind = "graph"), which says what it reads')
     options = b.options(value, path, types)
-    name = value.get("name")
+    name_path = path + ("name",) if name_path is None else name_path
+    if name is None:
+        name = value.get("name")
     if name is not None:
-        b.typed(name, path + ("name",), STRING)
+        b.typed(name, name_path, STRING)
         if not name:
-            raise b.error(path + ("name",), "expected a non-empty string, got string ''")
+            raise b.error(name_path, "expected a non-empty string, got string ''")
         if not inner and name in b.names:
-            raise b.error(path + ("name",), f"the layer name {name!r} is already used by "
-                                            f"{b.where(b.names[name])}; names must be unique")
+            raise b.error(name_path, f"the layer name {name!r} is already used by "
+                                     f"{b.where(b.names[name])}; names must be unique")
     else:
         name = auto_name(b, kind)
     if kind == "bidirectional":
@@ -63,6 +72,8 @@ def build_layer(b: Builder, value: Any, path: KeyPath, inner: bool = False) -> L
                                                     inner=True)
         if isinstance(options.get("merge_mode"), str) and options["merge_mode"].lower() == "none":
             options["merge_mode"] = None
+    if kind == "time_distributed":
+        options["layer"] = build_layer(b, value["layer"], path + ("layer",))
     if kind == "dropout" and "noise_shape" in options:  # TOML has no null: "none" stands for None
         options["noise_shape"] = [None if isinstance(d, str) and d.lower() == "none" else d
                                   for d in options["noise_shape"]]

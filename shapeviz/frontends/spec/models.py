@@ -13,8 +13,9 @@ from shapeviz.frontends.spec.schema import BOOL, CROSSENTROPY, DTYPES, MODEL_KIN
 
 
 def build_model(b: Builder, cls: type[Model], kind: str, data: dict, table: dict,
-                sections: Sequence[str]) -> Model:
-    """The model ``[model]`` describes, with the layers of its ``sections`` (``layers``, ``head``...)."""
+                sections: Sequence[str]) -> tuple[Model, dict[str, str] | None]:
+    """The model ``[model]`` describes, with the layers of its ``sections`` (``layers``, ``head``...),
+    and for a graph model its input declarations by name (None for the others)."""
     options = b.options(table, ("model",), MODEL_KINDS[kind][1])
     options.pop("kind")
     if "dtype" in options and options["dtype"] not in DTYPES:
@@ -24,6 +25,9 @@ def build_model(b: Builder, cls: type[Model], kind: str, data: dict, table: dict
         raise b.error(("model", "seed"), f"expected a non-negative integer, got {describe(options['seed'])}")
     if "name" not in options and b.suffix is not None:
         options["name"] = Path(b.source).stem
+    if kind == "graph":
+        from shapeviz.frontends.spec.graphs import build_graph
+        return build_graph(b, data, options)
     if kind == "sequential":
         parts: dict[str, Any] = {"layers": build_layers(b, data["layers"], ("layers",))}
     elif kind == "one_to_many":
@@ -33,7 +37,7 @@ def build_model(b: Builder, cls: type[Model], kind: str, data: dict, table: dict
         parts = {"encoder": build_layers(b, data["encoder"], ("encoder",)),
                  "decoder": build_layers(b, data["decoder"], ("decoder",)),
                  "head": build_layer(b, data["head"], ("head",))}
-    return b.construct(lambda: cls(**parts, **options), ("model",), table, scope=())
+    return b.construct(lambda: cls(**parts, **options), ("model",), table, scope=()), None
 
 
 def compile_model(b: Builder, model: Model, data: dict) -> str | None:

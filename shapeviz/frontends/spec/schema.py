@@ -9,15 +9,23 @@ from shapeviz.core.bidirectional import Bidirectional
 from shapeviz.core.dense import Dense
 from shapeviz.core.dropout import Dropout
 from shapeviz.core.embedding import Embedding
+from shapeviz.core.activation import Activation
 from shapeviz.core.encoder_decoder import EncoderDecoder
+from shapeviz.core.functional import Functional
 from shapeviz.core.gru import GRU
 from shapeviz.core.layer import Layer
 from shapeviz.core.lstm import LSTM
 from shapeviz.core.masking import Masking
+from shapeviz.core.merge import Add, Average, Concatenate, Multiply, Stack, Subtract
 from shapeviz.core.model import Model
 from shapeviz.core.one_to_many import OneToMany
+from shapeviz.core.pooling import GlobalAveragePooling1D, GlobalMaxPooling1D
+from shapeviz.core.repeat_vector import RepeatVector
+from shapeviz.core.reshape import Flatten, Permute, Reshape
+from shapeviz.core.select import Index, LastStep, Steps, TakeStep
 from shapeviz.core.sequential import Sequential
 from shapeviz.core.simple_rnn import SimpleRNN
+from shapeviz.core.time_distributed import TimeDistributed
 from shapeviz.errors import ConfigError
 
 
@@ -69,6 +77,10 @@ MERGE = ValueType('a string ("concat", "sum", "mul", "ave", "none") or null',
                   lambda v: v is None or isinstance(v, str))
 LAYER = ValueType("a table describing a recurrent layer, e.g. {kind = \"lstm\", units = 64}",
                   lambda v: isinstance(v, dict))
+STEP_LAYER = ValueType("a table describing a per-step layer, e.g. {kind = \"dense\", units = 10}",
+                       lambda v: isinstance(v, dict))
+INTS = ValueType("an array of integers such as [2, 1]",
+                 lambda v: isinstance(v, list) and all(_is_int(d) for d in v))
 
 _RECURRENT = {
     "units": INT, "return_sequences": BOOL, "return_state": BOOL, "go_backwards": BOOL,
@@ -76,6 +88,8 @@ _RECURRENT = {
     "kernel_initializer": STRING, "recurrent_initializer": STRING, "bias_initializer": STRING,
     "stateful": BOOL, "unroll": BOOL,
 }
+
+_POOLING = {"data_format": STRING, "time_major": BOOL, "keepdims": BOOL}
 
 #: Every layer kind a spec can name: its class, its options (besides ``kind`` and ``name``) and
 #: their types, and the options it requires. Values are checked by the constructors.
@@ -93,7 +107,30 @@ LAYER_KINDS: dict[str, tuple[type[Layer], dict[str, ValueType], tuple[str, ...]]
     "gru": (GRU, {"units": INT, "reset_after": BOOL, **_RECURRENT, "activation": STRING,
                   "recurrent_activation": STRING}, ("units",)),
     "bidirectional": (Bidirectional, {"layer": LAYER, "merge_mode": MERGE, "backward_layer": LAYER}, ("layer",)),
+    # merges: they read several tensors, so only a graph's nodes take them
+    "concatenate": (Concatenate, {"axis": INT}, ()),
+    "add": (Add, {}, ()),
+    "subtract": (Subtract, {}, ()),
+    "multiply": (Multiply, {}, ()),
+    "average": (Average, {}, ()),
+    "stack": (Stack, {"axis": INT}, ()),
+    # sequence plumbing
+    "repeat_vector": (RepeatVector, {"n": INT}, ("n",)),
+    "time_distributed": (TimeDistributed, {"layer": STEP_LAYER}, ("layer",)),
+    "global_average_pooling1d": (GlobalAveragePooling1D, _POOLING, ()),
+    "global_max_pooling1d": (GlobalMaxPooling1D, _POOLING, ()),
+    "activation": (Activation, {"activation": STRING}, ("activation",)),
+    "flatten": (Flatten, {}, ()),
+    "reshape": (Reshape, {"target_shape": INTS}, ("target_shape",)),
+    "permute": (Permute, {"dims": INTS}, ("dims",)),
+    # selection
+    "index": (Index, {"key": STRING, "time_major": BOOL}, ("key",)),
+    "take_step": (TakeStep, {"t": INT, "time_major": BOOL}, ("t",)),
+    "last_step": (LastStep, {"time_major": BOOL}, ()),
+    "steps": (Steps, {"start": INT, "stop": INT, "time_major": BOOL}, ()),
 }
+#: The kinds that read several tensors (a list): only a graph node can give them their inputs.
+MULTI_INPUT_KINDS = tuple(kind for kind, (cls, _, _) in LAYER_KINDS.items() if cls.multi_input)
 
 _MODEL_COMMON = {"kind": STRING, "name": STRING, "dtype": STRING, "seed": INT}
 #: Every model kind: its class, its options in ``[model]``, and the top-level keys holding its layers.
@@ -101,11 +138,14 @@ MODEL_KINDS: dict[str, tuple[type[Model], dict[str, ValueType], tuple[str, ...]]
     "sequential": (Sequential, _MODEL_COMMON, ("layers",)),
     "one_to_many": (OneToMany, {**_MODEL_COMMON, "steps": INT, "feedback": STRING}, ("layers", "head")),
     "encoder_decoder": (EncoderDecoder, _MODEL_COMMON, ("encoder", "decoder", "head")),
+    "graph": (Functional, _MODEL_COMMON, ("inputs", "nodes", "outputs")),
 }
 REQUIRED_MODEL_OPTIONS = {"one_to_many": ("steps",)}
 DTYPES = ("float32", "float64")
 
 #: The top-level keys of a spec.
 TOP_LEVEL = ("description", "model", "mode", "input", "dims", "roles", "expect", "labels", "mask", "loss",
-             "optimizer", "layers", "encoder", "decoder", "head")
+             "optimizer", "layers", "encoder", "decoder", "head", "inputs", "nodes", "outputs")
+#: The keys that hold a model's parts (which of them a model takes: MODEL_KINDS).
+SECTIONS = ("layers", "encoder", "decoder", "head", "inputs", "nodes", "outputs")
 CROSSENTROPY = {"binary_crossentropy", "categorical_crossentropy", "sparse_categorical_crossentropy"}
