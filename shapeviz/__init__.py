@@ -19,6 +19,7 @@ from shapeviz import hooks
 # it is imported on first use (Model.fit, a Trace shown in Jupyter), which registers it.
 hooks.provide("trainer", "shapeviz.train")
 hooks.provide("html", "shapeviz.render.jupyter")
+hooks.provide("keras_writer", "shapeviz.frontends.keras.saving")
 
 __version__ = "0.1.0"
 
@@ -43,6 +44,7 @@ _LAZY = {
     "SpecError": "shapeviz.frontends.spec",
     "load_spec": "shapeviz.frontends.spec",
     "load": "shapeviz.frontends",
+    "from_keras": "shapeviz.frontends.keras",
     "from_torch": "shapeviz.frontends.torch",
     "Activation": "shapeviz.core.activation",
     "Add": "shapeviz.core.merge",
@@ -78,7 +80,7 @@ __all__ = [
     "Reshape", "Permute", "Index", "LastStep", "TakeStep", "Steps",
     "Sequential", "OneToMany", "EncoderDecoder", "InputSpec", "Input", "Model", "Functional",
     "SGD", "Adagrad", "RMSprop", "Adam",
-    "trace", "Trace", "load", "load_spec", "from_torch", "Spec", "SpecError",
+    "trace", "Trace", "load", "load_spec", "from_torch", "from_keras", "Spec", "SpecError",
     "ShapeVizError", "ConfigError", "InputError", "CheckpointError", "NonFiniteError", "ShapeError",
     "RenderError",
 ]
@@ -122,5 +124,6 @@ if TYPE_CHECKING:  # what type checkers and IDEs see: the same names, imported e
     from shapeviz.core.sequential import Sequential
     from shapeviz.core.simple_rnn import SimpleRNN
     from shapeviz.frontends import load
+    from shapeviz.frontends.keras import from_keras
     from shapeviz.frontends.spec import Spec, SpecError, load_spec
     from shapeviz.tracing import Trace, trace

@@ -707,7 +707,7 @@ def test_a_good_spec_in_the_bad_spec_tests_is_good(tmp_path):
     ("a_folder.toml", r"error: a_folder\.toml: expected a spec file, got a directory"),
     ("missing.py:build", r"error: missing\.py:build: there is no file 'missing\.py'"),
     ("model.py", r"error: model\.py: expected path/to/file\.py:NAME.*\(e\.g\. model\.py:build\), got no NAME"),
-    ("model.txt", r"error: cannot tell what model 'model\.txt' is: expected a spec file"),
+    ("model.txt", r"error: cannot tell what model 'model\.txt' is: expected a Keras model .*, a spec file"),
     ("model.py:nothing", r"error: model\.py:nothing: model\.py has no attribute 'nothing' \(it has: .*build"),
     ("no_such_module_xyz:build", r"error: no_such_module_xyz:build: no module named 'no_such_module_xyz'"),
     ("model.py:boom", r"error: model\.py:boom: calling boom\(\) raised RuntimeError: kaboom"),

@@ -23,7 +23,8 @@ from shapeviz import Dense, LSTM, Sequential
 def build():
     return Sequential([LSTM(3, name="lstm"), Dense(1, name="head")], name="from_code", seed=0)
 '''
-SUPPORTED = "a spec file (model.toml, model.json), path/to/file.py:build or package.module:build"
+SUPPORTED = ("a Keras model (model.keras, model.h5, model.to_json() as .json), a spec file (model.toml, model.json), "
+             "path/to/file.py:build or package.module:build")
 
 
 def test_shapeviz_load_is_the_chooser():
@@ -107,10 +108,10 @@ def test_a_new_front_end_is_one_entry(tmp_path, monkeypatch):
     entry = FrontEnd("fake", "a fake file (model.fake)", lambda s: isinstance(s, str) and s.endswith(".fake"),
                      "fake_front_end")
     register(entry)
-    assert [f.name for f in frontends.FRONT_ENDS] == ["live", "spec", "python", "torch", "fake"]
+    assert [f.name for f in frontends.FRONT_ENDS] == ["live", "keras", "spec", "python", "torch", "fake"]
     loaded = load("model.fake")
     assert loaded.model.name == "fake" and loaded.inputs == "(B, 3)" and loaded.source == "model.fake"
-    with pytest.raises(ModelLoadError, match=r"expected a spec file .*, a fake file \(model.fake\)$"):
+    with pytest.raises(ModelLoadError, match=r"expected a Keras model .*, a spec file .*, a fake file \(model.fake\)$"):
         load("model.unknown")
     with pytest.raises(ValueError, match="a front end named 'fake' is already registered"):
         register(entry)

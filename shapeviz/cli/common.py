@@ -28,9 +28,10 @@ from shapeviz.errors import NonFiniteError, ShapeError, ShapeVizError
 PROBLEMS, UNUSABLE, INTERRUPTED = 1, 2, 130
 MIN_WIDTH = 20  # columns: a narrower terminal gets lines of this width, folded by the terminal
 
-MODEL_HELP = ("MODEL is a spec file (model.toml, model.json: no code runs) or Python code that makes "
-              "the model: path/to/file.py:build or package.module:build (this runs that code, as pytest "
-              "runs a test file; build is a model or a function returning one).")
+MODEL_HELP = ("MODEL is a spec file (model.toml, model.json: no code runs), a Keras model file "
+              "(model.keras, model.h5, or model.to_json() saved as .json: read without Keras), or Python code "
+              "that makes the model: path/to/file.py:build or package.module:build (this runs that code, as "
+              "pytest runs a test file; build is a model or a function returning one).")
 
 
 def add_model_help(command: click.Command) -> None:
@@ -261,7 +262,8 @@ def trace_loaded(loaded: Any, inputs: Any, dims: dict[str, int], expect: dict[st
     # Dense(10**9) costs what a report of Dense(1) does
     run = (lambda *a, **k: dry_trace(*a, **k)[0]) if dry else trace
     return run(loaded.model, inputs, dims=given, expect=wanted, labels=loaded.labels, mask=loaded.mask,
-               loss=loaded.loss if loaded.labels else None, roles=loaded.roles, **kwargs)
+               loss=loaded.loss if loaded.labels else None, roles=loaded.roles,
+               provenance={k: v for k, v in loaded.provenance.items() if k not in dims}, **kwargs)
 
 
 def show_partial(ctx: click.Context, error: Exception) -> None:

@@ -55,6 +55,8 @@ def report(ctx: click.Context, model: str, input_: str | None, dims: tuple[str, 
     console = settings_of(ctx).console()
     if loaded.note:  # what the front end verified (a torch twin's match)
         console.print(loaded.note)
+    if getattr(loaded.model, "_keras_source", None) is not None:  # an imported model: say what was read
+        console.print(f"from {loaded.source}", markup=False, highlight=False, soft_wrap=True)
     console.print(summary_table(tr))
     if cost:
         console.print()

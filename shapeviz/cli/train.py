@@ -43,6 +43,8 @@ def _positive_finite(ctx: click.Context, param: click.Parameter, value: float | 
               help="Save the weights and optimizer state here after every epoch (.npz).")
 
 
+@click.option("--save", type=click.Path(dir_okay=False),
+              help="Write the trained model back to Keras as this .keras file (for a MODEL that is a .keras file).")
 @click.option("--resume", is_flag=True, help="Continue from --checkpoint if it exists.")
 @click.option("--seed", default=0, show_default=True, type=click.IntRange(0, None),
               help="Seeds the shuffling and dropout.")
@@ -54,7 +56,8 @@ def _positive_finite(ctx: click.Context, param: click.Parameter, value: float | 
 @guarded
 def train(ctx: click.Context, model: str, data: str, epochs: int, batch_size: int, optimizer: str | None,
           lr: float | None, clip: float | None, loss: str | None, checkpoint: str | None, resume: bool, seed: int,
-          quiet: bool, save_torch: str | None = None, max_memory: int | None = None) -> None:
+          quiet: bool, save_torch: str | None = None, max_memory: int | None = None,
+          save: str | None = None) -> None:
     """Train MODEL on the arrays in an .npz, with a progress bar; Ctrl-C keeps the last epoch.
 
     Exit 0 trained, 1 a NaN/inf loss or gradient stopped training (the message names the epoch,
@@ -64,6 +67,7 @@ def train(ctx: click.Context, model: str, data: str, epochs: int, batch_size: in
     Examples:
       shapeviz train examples/specs/addition.toml --data addition.npz --epochs 5
       shapeviz train model.py:build --data data.npz --optimizer adam --lr 0.01 --checkpoint run.npz --resume
+      shapeviz train model.keras --data data.npz --epochs 3 --save trained.keras
 
     """
     from shapeviz.cli.graph_arrays import graph_arrays, is_graph
@@ -76,6 +80,8 @@ def train(ctx: click.Context, model: str, data: str, epochs: int, batch_size: in
     if checkpoint:
         output_path("--checkpoint", checkpoint, ("npz",))
     check_save_torch(save_torch)
+    if save:
+        output_path("--save", save, ("keras",))
     loss_obj = optimizer_obj = None
     try:
         if loss is not None:
@@ -91,6 +97,9 @@ def train(ctx: click.Context, model: str, data: str, epochs: int, batch_size: in
     arrays = load_npz(data, max_memory, required=())
     loaded = load_source(model)
     m = loaded.model
+    if save and getattr(getattr(m, "_keras_source", None), "fmt", None) != "keras":
+        raise ShapeVizError(f"--save: cannot write {save!r}: it writes the trained weights into the .keras file "
+                            f"MODEL came from, expected a .keras MODEL, got {loaded.source}")
     if not is_graph(m):
         load_npz(data, max_memory)  # x and y, with its message naming them
     # before anything is built: weights, gradients, the update's scratch and the optimizer's slots,
@@ -134,7 +143,7 @@ def train(ctx: click.Context, model: str, data: str, epochs: int, batch_size: in
     logs = {k: v[-1] for k, v in history.history.items() if v}
     resumed = (f"resumed from {checkpoint} after epoch {start}, " if start else
                f"no checkpoint at {checkpoint} yet, started at epoch 1; " if resume else "")
-    kept = (f"; weights in {checkpoint}" if checkpoint else
+    kept = (f"; weights in {checkpoint}" if checkpoint else "" if save else
             "; the weights are not saved (--checkpoint PATH keeps them)")
     if history.interrupted:
         if done == start:
@@ -149,6 +158,9 @@ def train(ctx: click.Context, model: str, data: str, epochs: int, batch_size: in
                    "to train more)")
         return
     trained = f"epoch {done}" if done - start == 1 else f"epochs {start + 1}-{done}"
+    if save:
+        m.save_keras(save)
+        kept += f"; the Keras model in {save}"
     click.echo(f"{resumed}trained {trained} of {epochs}: {format_logs(logs)}{kept}{write_torch(m, save_torch)}")
 
 

@@ -48,6 +48,8 @@ class Embedding(Layer):
         mask_zero: id 0 is padding: ``compute_mask(ids)`` returns ``ids != 0`` for the layers
             after it (as Keras; the vocabulary then effectively starts at 1).
         embeddings_initializer: Keras's ``"uniform"`` (in [-0.05, 0.05]) by default.
+        float_ids: also take float ids whose values are whole numbers (Keras's default Input dtype is
+            float32, and Keras casts them); a fractional or non-finite value is an InputError.
         padding_idx: PyTorch's option: the row of this id gets no gradient (it stays what it is,
             zeros in a fresh torch module); None (default) for none. It makes no mask.
     """
@@ -56,8 +58,9 @@ class Embedding(Layer):
 
     def __init__(self, input_dim: int, output_dim: int, mask_zero: bool = False,
                  embeddings_initializer: str = "uniform", name: str | None = None, dtype: Any = None,
-                 padding_idx: int | None = None) -> None:
+                 padding_idx: int | None = None, float_ids: bool = False) -> None:
         super().__init__(name, dtype)
+        self.float_ids = bool(float_ids)
         owner = f"Embedding {self.name!r}"
         self.input_dim = check_positive_int(input_dim, "input_dim", owner)
         if padding_idx is not None and (isinstance(padding_idx, bool) or not isinstance(padding_idx, (int, np.integer))
@@ -83,7 +86,7 @@ class Embedding(Layer):
                 f"layer {self.name!r} ({self.kind}) expects integer ids of rank 2 (B, T), "
                 f"got rank {len(x.shape)} with shape {tuple(x.shape)}"
             )
-        if not np.issubdtype(x.dtype, np.integer):
+        if not np.issubdtype(x.dtype, np.integer) and not (self.float_ids and np.issubdtype(x.dtype, np.floating)):
             raise InputError(
                 f"layer {self.name!r} ({self.kind}) expects integer token ids, got dtype {x.dtype} "
                 f"with shape {tuple(x.shape)}: an Embedding takes ids in [0, {self.input_dim}), not feature "
@@ -97,6 +100,14 @@ class Embedding(Layer):
         A symbolic run has no values, so ``forward`` calls this only for ``np.ndarray`` inputs."""
         if x.size == 0:
             return
+        if np.issubdtype(x.dtype, np.floating):
+            bad = np.flatnonzero(~np.isfinite(x) | (x != np.round(x)))
+            if bad.size:
+                where = np.unravel_index(bad[0], x.shape)
+                raise InputError(
+                    f"layer {self.name!r} ({self.kind}) takes whole-number float ids (as Keras casts them), "
+                    f"got {float(x[where])!r} at {tuple(int(i) for i in where)}"
+                    + (f" and {bad.size - 1} more fractional or non-finite values" if bad.size > 1 else ""))
         lo, hi = int(x.min()), int(x.max())
         if lo < 0 or hi >= self.input_dim:
             raise InputError(
@@ -114,6 +125,8 @@ class Embedding(Layer):
         self.check_ids(x)
         if isinstance(x, np.ndarray):
             self.validate_ids(x)
+            if self.float_ids and not np.issubdtype(x.dtype, np.integer):
+                x = x.astype(np.int64)  # (B, T) whole-number floats as ids, as Keras casts them
         self.ensure_built(x, rng)
         table = self.params["embeddings"]  # (V, E)
         # np.take dispatches only on its table and ``out``, never on the ids: an ``out`` made
@@ -145,4 +158,5 @@ class Embedding(Layer):
     def config(self) -> dict[str, Any]:
         extra = {} if self.padding_idx is None else {"padding_idx": self.padding_idx}
         return {"input_dim": self.input_dim, "output_dim": self.output_dim, "mask_zero": self.mask_zero,
-                "embeddings_initializer": self._init_name, **extra, "name": self.name}
+                "embeddings_initializer": self._init_name, **extra, "name": self.name,
+                **({"float_ids": True} if self.float_ids else {})}

@@ -365,7 +365,11 @@ class Functional(Model):
         if node.listed:
             compute = getattr(layer, "compute_mask", None)  # a mask made from the values (lengths)
             return compute(x) if compute is not None else layer.output_mask(mask)
-        return Sequential._next_mask(layer, x, mask, self._layouts[id(node)])
+        time_major = self._layouts.get(id(node))
+        if time_major is None:  # a deep copy (the deep checks' float64 twin) has new nodes: key them again
+            self._layouts = {id(n): self._time_major_at(n) for n in self.nodes}
+            time_major = self._layouts[id(node)]
+        return Sequential._next_mask(layer, x, mask, time_major)
 
     def _time_major_at(self, node: Node) -> bool:
         """A layout-free layer (Masking, Embedding) takes the layout of the recurrent layer reading it."""

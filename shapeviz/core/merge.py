@@ -6,8 +6,12 @@ from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 
-from shapeviz.core.layer import Layer
+from shapeviz.core.layer import Layer, check_choice
 from shapeviz.errors import ConfigError, InputError
+
+
+#: How a merge combines its inputs' masks (see :class:`Merge`).
+MASK_MODES = ("and", "or")
 
 
 class _Shapes(NamedTuple):
@@ -37,6 +41,10 @@ class Merge(Layer):
     ``forward(xs, mask=[...])`` takes a list of arrays and one mask (or None) per input;
     ``backward(dy, cache)`` returns the list of input gradients, in order; ``output_mask(masks)``
     combines the inputs' masks (Keras: the logical AND of those present).
+
+    ``mask_mode`` says how the masks combine: ``"and"`` (default; tf.keras's rule, the AND of the
+    masks present) or ``"or"`` (Keras 3's ``Merge.compute_mask``: no mask when any input has none,
+    else the OR of the masks), so that a model imported from Keras 3 hands on the masks Keras does.
     """
 
     kind = "merge"
@@ -44,8 +52,9 @@ class Merge(Layer):
     min_inputs: ClassVar[int] = 1
     max_inputs: ClassVar[int | None] = None
 
-    def __init__(self, name: str | None = None) -> None:
+    def __init__(self, name: str | None = None, mask_mode: str = "and") -> None:
         super().__init__(name)
+        self.mask_mode = check_choice(mask_mode, "mask_mode", f"{type(self).__name__} {self.name!r}", MASK_MODES)
 
     # -- inputs -------------------------------------------------------------------------
     def _inputs(self, xs: Any) -> list:
@@ -102,13 +111,20 @@ class Merge(Layer):
         present = [m for m in (masks or []) if m is not None]
         if not present:
             return None
+        if self.mask_mode == "or":
+            if len(present) < len(masks):
+                return None  # Keras 3: an unmasked input unmasks the output
+            return np.logical_or.reduce(present)  # (B, T)
         out = present[0]
         for m in present[1:]:
             out = np.logical_and(out, m)  # (B, T)
         return out
 
     def config(self) -> dict[str, Any]:
-        return {"name": self.name}
+        return {"name": self.name, **self._mask_config()}
+
+    def _mask_config(self) -> dict[str, Any]:
+        return {"mask_mode": self.mask_mode} if self.mask_mode != "and" else {}
 
 
 class _Elementwise(Merge):
@@ -233,15 +249,15 @@ class Concatenate(Merge):
 
     Masks (each (B, T), read as the batch and time axes 0 and 1 of batch-first data): joining along
     an axis after the time axis (features) keeps every (b, t) position, and the output's mask is the
-    AND of the masks present, a missing one counting as all-True (tf.keras's rule; Keras 3 takes the
-    OR). Joining along the time or batch axis joins the masks along it, which needs every input to
+    AND of the masks present, a missing one counting as all-True (tf.keras's rule), or with
+    ``mask_mode="or"`` Keras 3's OR, a missing one counting as all-True (so no mask then). Joining along the time or batch axis joins the masks along it, which needs every input to
     have a mask (or none to have one).
     """
 
     kind = "concatenate"
 
-    def __init__(self, axis: int = -1, name: str | None = None) -> None:
-        super().__init__(name)
+    def __init__(self, axis: int = -1, name: str | None = None, mask_mode: str = "and") -> None:
+        super().__init__(name, mask_mode)
         self.axis = _check_axis(axis, f"Concatenate {self.name!r}")
         self.input_rank: int | None = None
 
@@ -313,7 +329,7 @@ class Concatenate(Merge):
         return np.concatenate(present, axis=ax)  # (B, T_1 + ... + T_n) or (B_1 + ... + B_n, T)
 
     def config(self) -> dict[str, Any]:
-        return {"axis": self.axis, "name": self.name}
+        return {"axis": self.axis, "name": self.name, **self._mask_config()}
 
 
 class Stack(Merge):

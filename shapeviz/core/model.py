@@ -208,8 +208,29 @@ class Model:
     def load_weights(self, path: Any) -> None:
         _trainer("load_weights")(self, path)
 
+    def save_keras(self, path: Any) -> None:
+        """Write this model's weights into a copy of the ``.keras`` file it was imported from
+        (``shapeviz.from_keras``), at ``path``: the config is kept as it was, so Keras loads it."""
+        writer = _KERAS_WRITER.get("save")
+        if writer is None and hooks.load("keras_writer"):  # the Keras front end registers itself
+            writer = _KERAS_WRITER.get("save")
+        if writer is None:
+            raise RuntimeError("Model.save_keras is implemented by shapeviz.frontends.keras.saving, which has not "
+                               "been imported: import shapeviz first")
+        writer(self, path)
+
     def summary_name(self) -> str:
         return f"{type(self).__name__} {self.name!r}"
+
+
+# The Keras writer is a front end, above the core: it registers itself on import (shapeviz.hooks).
+_KERAS_WRITER: dict[str, Any] = {}
+
+
+def register_keras_writer(save: Any) -> None:
+    """Called by :mod:`shapeviz.frontends.keras.saving` on import: ``save(model, path)`` is what
+    ``Model.save_keras`` calls."""
+    _KERAS_WRITER["save"] = save
 
 
 # The trainer sits above the core (it imports the models it trains), so the core does not import it:

@@ -126,11 +126,20 @@ class GlobalAveragePooling1D(_GlobalPooling1D):
 
 class GlobalMaxPooling1D(_GlobalPooling1D):
     """The max over timesteps, (B, T, F) -> (B, F); with a mask, the max over the unmasked steps (a
-    row whose steps are all masked gives zeros). Keras's own GlobalMaxPooling1D ignores the mask.
+    row whose steps are all masked gives zeros). Keras's own GlobalMaxPooling1D ignores the mask:
+    ``ignore_mask=True`` does the same (the max over every step, masked or not), as a model imported
+    from Keras needs; the layer then takes no mask (``supports_masking`` False on it).
 
     The gradient goes to the first step holding the max (numpy's argmax, torch's ``max(dim)``)."""
 
     kind = "global_max_pooling1d"
+
+    def __init__(self, data_format: str = "channels_last", time_major: bool = False, keepdims: bool = False,
+                 ignore_mask: bool = False, name: str | None = None) -> None:
+        super().__init__(data_format, time_major, keepdims, name)
+        self.ignore_mask = bool(ignore_mask)
+        if self.ignore_mask:
+            self.supports_masking = False  # type: ignore[misc]  # a graph then hands it no mask, as Keras
 
     def forward(self, x: Any, *, mask: Any = None, training: bool = False,
                 rng: np.random.Generator | None = None) -> tuple[Any, PoolCache]:
@@ -139,7 +148,7 @@ class GlobalMaxPooling1D(_GlobalPooling1D):
         self._check(x)
         self.ensure_built(x, rng)
         ax = self.time_axis
-        keep = self._keep(x, mask)
+        keep = None if self.ignore_mask else self._keep(x, mask)
         any_kept = None
         filled = x if keep is None else np.where(keep > 0, x, -np.inf)  # (B, T, F), masked steps never win
         idx = np.argmax(filled, axis=ax, keepdims=True)  # (B, 1, F)
@@ -157,6 +166,9 @@ class GlobalMaxPooling1D(_GlobalPooling1D):
         dx = zeros(cache.x_shape, like=dyk)  # (B, T, F)
         np.put_along_axis(dx, cache.idx, dyk, axis=self.time_axis)
         return dx
+
+    def config(self) -> dict[str, Any]:
+        return {**super().config(), **({"ignore_mask": True} if self.ignore_mask else {})}
 
 
 __all__ = ["GlobalAveragePooling1D", "GlobalMaxPooling1D"]

@@ -6,6 +6,8 @@ expectations, labels, mask, loss and roles the source carries). :func:`load` cho
 front end from the source with the table :data:`FRONT_ENDS`, first match wins:
 
 - a shapeviz model object -> :mod:`.live` (itself),
+- a Keras model file (``.keras``, ``.h5``, or a ``.json`` whose content is a Keras config) or a live
+  Keras model -> :mod:`.keras` (read without Keras),
 - a path ending in ``.toml`` or ``.json`` -> :mod:`.spec` (no code runs),
 - ``path/to/file.py:NAME`` or ``package.module:NAME`` -> :mod:`.python` (runs the user's code),
   which hands what ``NAME`` makes, when it is not a shapeviz model, back to :func:`load` as a live
@@ -71,6 +73,12 @@ def _is_spec_file(source: Any) -> bool:
     return isinstance(source, str) and Path(source).suffix.lower() in (".toml", ".json")
 
 
+def _is_keras(source: Any) -> bool:
+    from shapeviz.frontends.keras import is_keras_file, is_live_keras  # numpy-free: cheap to ask
+
+    return is_keras_file(source) or (not isinstance(source, str) and is_live_keras(source))
+
+
 def _is_python_reference(source: Any) -> bool:
     """``TARGET:NAME`` with both parts, or a ``.py`` path without ``:NAME`` (which the Python front end
     refuses, saying what to add)."""
@@ -91,6 +99,8 @@ def _is_torch_module(source: Any) -> bool:
 FRONT_ENDS: list[FrontEnd] = [
     FrontEnd("live", "a shapeviz model (Sequential, OneToMany or EncoderDecoder)",
              lambda source: not isinstance(source, str) and _is_model(source), "shapeviz.frontends.live", text=False),
+    FrontEnd("keras", "a Keras model (model.keras, model.h5, model.to_json() as .json)", _is_keras,
+             "shapeviz.frontends.keras"),
     FrontEnd("spec", "a spec file (model.toml, model.json)", _is_spec_file, "shapeviz.frontends.spec"),
     FrontEnd("python", "path/to/file.py:build or package.module:build", _is_python_reference,
              "shapeviz.frontends.python", needs_inputs=True),

@@ -29,6 +29,8 @@ class Loaded:
         loss: the loss (name or object) the source declares, or None.
         spec: the :class:`~shapeviz.frontends.spec.Spec`, for a spec.
         roles: roles of named dims, ``{"T_in": "time"}``.
+        provenance: where sizes in ``dims`` come from, ``{"T": "the model's Input layer 'ids'"}``
+            (messages say it; by default "the given sizes").
         note: what the front end verified, for the report to print ("numpy twin matches torch: max
             rel err 3e-7"), or None.
     """
@@ -43,6 +45,7 @@ class Loaded:
     loss: Any = None
     spec: Any = None
     roles: dict[str, str] = field(default_factory=dict)
+    provenance: dict[str, str] = field(default_factory=dict)
     note: str | None = None
 
 

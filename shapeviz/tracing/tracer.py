@@ -93,7 +93,8 @@ def _specs(decl: Any, name: str) -> list[DimSpec]:
 
 def trace(model: Model, inputs: Any, *, dims: Any = None, expect: dict[str, str] | None = None,
           labels: Any = None, mask: Any = None, loss: Any = None, all_steps: bool = False,
-          backward: bool = True, training: bool = False, roles: dict[str, str] | None = None) -> Trace:
+          backward: bool = True, training: bool = False, roles: dict[str, str] | None = None,
+          provenance: dict[str, str] | None = None) -> Trace:
     """Run ``model`` on symbolic inputs and record every shape, forward and backward.
 
     Args:
@@ -113,6 +114,8 @@ def trace(model: Model, inputs: Any, *, dims: Any = None, expect: dict[str, str]
         training: trace the training forward pass (dropout masks).
         roles: roles for names the defaults do not guess, ``{"L": "time", "N": "batch"}`` (by
             default ``B``/``batch`` are batch, ``T``/``T_in``/``seq_len`` time, ``F``/``H`` features).
+        provenance: where sizes in ``dims`` came from, by name, for messages (``{"T": "the model's
+            Input layer 'ids'"}``); by default "the given sizes".
 
     Returns:
         A :class:`Trace`. Raises :class:`ShapeError` saying where a shape goes wrong.
@@ -180,7 +183,8 @@ def _run(session: _Session, model: Model, inputs: Any, dims: Any, expect: dict[s
         real_inputs = [np.array(d, copy=True) for d in declared] if session.concrete else None
         for n, v in given.items():
             ctx.declare(n)
-            hints.bind_declared(ctx, n, v, f"the given sizes ({n}={v})")
+            where = (provenance or {}).get(n)
+            hints.bind_declared(ctx, n, v, f"{where} ({n}={v})" if where else f"the given sizes ({n}={v})")
         if hasattr(model, "nodes"):
             session.register_graph(model)
         else:
