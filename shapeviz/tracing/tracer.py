@@ -122,7 +122,7 @@ def trace(model: Model, inputs: Any, *, dims: Any = None, expect: dict[str, str]
     """
     session = _Session(model, all_steps)
     try:
-        return _run(session, model, inputs, dims, expect, labels, mask, loss, backward, training, roles)
+        return _run(session, model, inputs, dims, expect, labels, mask, loss, backward, training, roles, provenance)
     except ShapeError as error:  # keep what was traced before the failure, for a partial picture
         error.partial, error.failed = partial_trace(session, model)
         raise
@@ -148,7 +148,8 @@ def partial_trace(session: _Session, model: Model) -> tuple[Trace, LayerRecord |
 
 
 def _run(session: _Session, model: Model, inputs: Any, dims: Any, expect: dict[str, str] | None, labels: Any,
-         mask: Any, loss: Any, backward: bool, training: bool, roles: dict[str, str] | None) -> Trace:
+         mask: Any, loss: Any, backward: bool, training: bool, roles: dict[str, str] | None,
+         provenance: dict[str, str] | None = None) -> Trace:
     ctx = session.ctx
     given = parse_dims(dims)
     expect = dict(expect or {})
