@@ -394,3 +394,16 @@ def test_trace_errors_name_the_layer():
     records = {r.path: (r.inputs["x"], r.outputs["y"]) for r in trace(model, "(B, T, 3)").layers}
     assert {k: tuple(map(str, v)) for k, v in records.items() if k.startswith("td")} == {
         "td": ("(B, T, 4)", "(B, T, 2)"), f"td/{model.layers[1].layer.name}": ("(B*T, 4)", "(B*T, 2)")}
+
+
+@pytest.mark.parametrize("layers, mode", [
+    (lambda: [LSTM(4), RepeatVector(3), LSTM(4, return_sequences=True), TimeDistributed(Dense(2))], "many-to-many"),
+    (lambda: [LSTM(4, return_sequences=True), GlobalMaxPooling1D(), Dense(1)], "many-to-one"),
+    (lambda: [LSTM(4, return_sequences=True), GlobalAveragePooling1D(), Dense(1)], "many-to-one"),
+    (lambda: [Dense(4), RepeatVector(5), LSTM(4, return_sequences=True), Dense(2)], "one-to-many"),
+    (lambda: [Dense(4), Dense(2)], "one-to-one"),
+    (lambda: [LSTM(4, return_sequences=True), Dense(2)], "synced many-to-many"),
+], ids=["addition_rnn", "max_pool", "avg_pool", "repeat_decoder", "dense", "synced"])
+def test_sequential_mode_reads_the_plumbing_layers(layers, mode):
+    from shapeviz import Sequential
+    assert Sequential(layers()).mode == mode

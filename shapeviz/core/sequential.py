@@ -14,6 +14,10 @@ from shapeviz.core.recurrent import Recurrent
 from shapeviz.errors import ConfigError, InputError
 
 
+# layers that turn a sequence into one vector per sample
+_TO_VECTOR = ("global_average_pooling1d", "global_max_pooling1d", "take_step", "last_step", "flatten")
+
+
 class SequentialCache(NamedTuple):
     caches: list  # one per layer
     masks: list  # the mask each layer's output carries, (B, T) or None
@@ -58,18 +62,31 @@ class Sequential(Model):
 
     @property
     def mode(self) -> str:
-        """Read off the structure: sequence in? sequence out?"""
-        seq_in = False
+        """Read off the structure: sequence in? sequence out? over the input's time axis?
+
+        An Embedding or a recurrent layer reads a sequence, and a recurrent layer hands one on with
+        ``return_sequences``; a pooling over time, ``TakeStep``/``LastStep`` or ``Flatten`` makes one
+        vector per sample; a ``RepeatVector`` makes a sequence over a new time axis (a one-to-many
+        decoder, or the decoder of an encoder-decoder: Keras's addition_rnn)."""
+        seq_in: bool | None = None  # decided by the first layer that reads or makes a sequence
         seq = False
+        new_axis = False
         for layer in self._layers:
-            if layer.kind in ("embedding",) or _is_recurrent(layer):
-                seq_in = True
-                seq = True
-            if _is_recurrent(layer):
-                seq = getattr(layer, "return_sequences", False)
+            kind = layer.kind
+            if kind == "repeat_vector":
+                seq_in = False if seq_in is None else seq_in
+                seq = new_axis = True
+            elif kind == "embedding" or _is_recurrent(layer):
+                seq_in = True if seq_in is None else seq_in
+                seq = kind == "embedding" or bool(getattr(layer, "return_sequences", False))
+            elif kind in _TO_VECTOR:
+                seq_in = True if seq_in is None else seq_in
+                seq = False
         if not seq_in:
-            return "one-to-one"
-        return "synced many-to-many" if seq else "many-to-one"
+            return "one-to-many" if seq else "one-to-one"
+        if not seq:
+            return "many-to-one"
+        return "many-to-many" if new_axis else "synced many-to-many"
 
     def recurrent_layers(self) -> list[Layer]:
         return [layer for layer in self._layers if _is_recurrent(layer)]
