@@ -212,5 +212,6 @@ def test_get():
     inst = SoftmaxCrossEntropy()
     assert losses.get(inst) is inst
     with pytest.raises(ConfigError, match=r"expected one of \['binary_crossentropy', 'categorical_crossentropy', "
-                                          r"'mean_squared_error', 'mse', 'sparse_categorical_crossentropy'\].*'hinge'"):
+                                          r"'mean_squared_error', 'mse', 'negative_log_likelihood', 'nll', "
+                                          r"'sparse_categorical_crossentropy'\].*'hinge'"):
         losses.get("hinge")

@@ -4,6 +4,7 @@ check --deep, train --save-torch back into the module; the time/batch swap hint;
 from __future__ import annotations
 
 import json
+import re
 import textwrap
 from pathlib import Path
 
@@ -121,3 +122,19 @@ def test_a_refusal_exits_2_with_the_line(tmp_path):
         " ".join(result.output.split())
     missing = run("report", f"{tmp_path / 'net.py'}:build", "--no-color")
     assert missing.exit_code == 2 and "expected the input shape of Net" in missing.output
+
+
+def test_log_softmax_examples_check_and_train_with_nll(tmp_path):
+    for name in ("names", "seq2seq"):  # the checks pick nll for the LogSoftmax head
+        deep = run("check", f"{EXAMPLES / name}.py:build", "--deep", "--no-color").output
+        for check in ("initial loss", "overfit one batch"):
+            assert "✓ pass" in deep.split(check, 1)[1].splitlines()[0], deep
+        assert "nll at init" in deep
+    rng = np.random.default_rng(0)  # (names, time-major, cannot go through fit: train the seq2seq)
+    data = tmp_path / "pairs.npz"
+    target = rng.integers(1, 32, size=(8, 5))  # (B, T_out)
+    np.savez(data, source=rng.integers(1, 30, size=(8, 6)), target_in=np.roll(target, 1, axis=1), y=target)
+    result = run("train", f"{EXAMPLES / 'seq2seq'}.py:build", "--data", data, "--loss", "nll", "--epochs", "2",
+                 "--batch-size", "4", "--no-color")
+    assert result.exit_code == 0, result.output
+    assert re.search(r"Epoch 2/2 - loss: \d+\.\d{4}", result.output), result.output

@@ -86,12 +86,14 @@ def _implied(act: str | None) -> losses.Loss:
         return losses.BinaryCrossentropy()
     if act == "softmax":
         return losses.SoftmaxCrossEntropy(from_logits=False, name="sparse_categorical_crossentropy")
+    if act == "log_softmax":  # log-probabilities: PyTorch's NLLLoss
+        return losses.NLLLoss()
     return losses.MeanSquaredError()
 
 
 def pick_loss(model: Model, loss: Any = None) -> Any:
     """The loss given, else the model's compiled one, else the one its head implies (sigmoid ->
-    binary cross-entropy, softmax -> sparse categorical, anything else -> MSE); for a graph with
+    binary cross-entropy, softmax -> sparse categorical, log_softmax -> nll, anything else -> MSE); for a graph with
     several outputs an :class:`~shapeviz.core.output_losses.OutputLosses` (one loss per output)."""
     if several_outputs(model):
         if isinstance(loss, OutputLosses) or (loss is None and isinstance(model.loss, OutputLosses)):
@@ -119,7 +121,7 @@ def outputs(y: Any) -> list:
 def loss_kind(loss: losses.Loss) -> str:
     if isinstance(loss, losses.BinaryCrossentropy):
         return "binary"
-    if isinstance(loss, losses.SoftmaxCrossEntropy):
+    if isinstance(loss, (losses.SoftmaxCrossEntropy, losses.NLLLoss)):  # class ids, ln C at the start
         return "softmax"
     return "mse"
 

@@ -35,8 +35,9 @@ def _positive_finite(ctx: click.Context, param: click.Parameter, value: float | 
 @click.option("--optimizer", default=None, help="sgd, adagrad, rmsprop or adam (default: the spec's, else adam).")
 @click.option("--lr", type=float, callback=_positive_finite, help="The learning rate.")
 @click.option("--clip", type=float, callback=_positive_finite, help="Clip gradients to this global norm.")
-@click.option("--loss", default=None, help="mse, binary_crossentropy, categorical_crossentropy or "
-              "sparse_categorical_crossentropy (default: the spec's or the model's, else mse).")
+@click.option("--loss", default=None, help="mse, binary_crossentropy, categorical_crossentropy, "
+              "sparse_categorical_crossentropy or nll (PyTorch's NLLLoss, for a log_softmax head) "
+              "(default: the spec's or the model's, else mse).")
 
 
 @click.option("--checkpoint", type=click.Path(dir_okay=False),

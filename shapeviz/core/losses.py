@@ -141,6 +141,30 @@ class Loss:
             f"expected targets of shape {pshape}{' or ' + str(pshape[:-1]) if pshape[-1] == 1 else ''}{hint}"
         )
 
+    def _class_ids(self, y_true: Any, pshape: tuple) -> Any:
+        """Integer class ids of the positions' shape (a trailing axis of 1 dropped), checked on
+        real arrays: whole numbers of an integer or float dtype, each in ``[0, C)``."""
+        tshape, C = _shape(y_true), pshape[-1]
+        ids = y_true if tshape == pshape[:-1] else y_true[..., 0]
+        if _is_real(ids):
+            if ids.dtype.kind == "f" and not np.array_equal(ids, np.round(ids)):
+                raise InputError(
+                    f"{self.name}: class ids must be whole numbers, got fractional values "
+                    f"(labels shape {tshape}, predictions shape {pshape})"
+                )
+            if ids.dtype.kind not in "iuf":
+                raise InputError(
+                    f"{self.name}: class ids must be integers, got dtype {ids.dtype} "
+                    f"(labels shape {tshape}, predictions shape {pshape})"
+                )
+            if ids.size and (ids.min() < 0 or ids.max() >= C):
+                raise InputError(
+                    f"{self.name}: class ids must be in [0, {C}) for predictions of shape {pshape}, got "
+                    f"ids in [{ids.min():g}, {ids.max():g}] (labels shape {tshape})"
+                )
+            ids = ids.astype(np.intp, copy=False)
+        return ids
+
     def _check_probabilities(self, y_pred: Any, head: str) -> None:
         if _is_real(y_pred) and y_pred.size and (y_pred.min() < 0.0 or y_pred.max() > 1.0):
             raise InputError(
@@ -284,25 +308,7 @@ class SoftmaxCrossEntropy(Loss):
                 self._check_rows(y_true, pshape, mask)
             return None, _as(y_true, y_pred.dtype)
         if tshape == pshape[:-1] or (tshape == pshape[:-1] + (1,)):
-            ids = y_true if tshape == pshape[:-1] else y_true[..., 0]
-            if _is_real(ids):
-                if ids.dtype.kind == "f" and not np.array_equal(ids, np.round(ids)):
-                    raise InputError(
-                        f"{self.name}: class ids must be whole numbers, got fractional values "
-                        f"(labels shape {tshape}, predictions shape {pshape})"
-                    )
-                if ids.dtype.kind not in "iuf":
-                    raise InputError(
-                        f"{self.name}: class ids must be integers, got dtype {ids.dtype} "
-                        f"(labels shape {tshape}, predictions shape {pshape})"
-                    )
-                if ids.size and (ids.min() < 0 or ids.max() >= C):
-                    raise InputError(
-                        f"{self.name}: class ids must be in [0, {C}) for predictions of shape {pshape}, got "
-                        f"ids in [{ids.min():g}, {ids.max():g}] (labels shape {tshape})"
-                    )
-                ids = ids.astype(np.intp, copy=False)
-            return ids, None
+            return self._class_ids(y_true, pshape), None
         hint = ""
         integer = np.dtype(getattr(y_true, "dtype", np.float64)).kind in "iu"
         if len(tshape) == len(pshape) == 2 and tshape[0] == pshape[0] and integer:
@@ -397,6 +403,67 @@ class SoftmaxCrossEntropy(Loss):
         return _scalar(total), _scalar(red.count)
 
 
+class NLLCache(NamedTuple):
+    y_pred: Any  # (..., C) log-probabilities
+    ids: Any  # (...) int class ids
+    red: _Reduction
+
+
+class NLLLoss(Loss):
+    """Negative log-likelihood, as PyTorch's ``nn.NLLLoss``: ``-y_pred[id]`` per position, for a
+    head that already outputs log-probabilities (``Activation("log_softmax")``, torch's
+    ``LogSoftmax``). The predictions are taken as they are (no softmax, no clip), so together
+    with a log_softmax head this is the sparse cross-entropy of the logits.
+
+    Labels are integer class ids of the positions' shape: ``(B,)`` for ``(B, C)``, ``(B, T)``
+    for ``(B, T, C)`` (a trailing axis of 1 allowed). A mask averages over the unmasked
+    positions only, as torch's ``ignore_index`` does.
+    """
+
+    name = "nll"
+    metric_name = "accuracy"
+
+    def _labels(self, y_pred: Any, y_true: Any) -> Any:
+        self._check_pred(y_pred)
+        pshape, tshape = _shape(y_pred), _shape(y_true)
+        if tshape == pshape[:-1] or tshape == pshape[:-1] + (1,):
+            return self._class_ids(y_true, pshape)
+        hint = ""
+        if tshape == pshape:
+            hint = ("; hint: these look like one-hot rows: pass the class ids (np.argmax(y, axis=-1)), "
+                    "or use categorical_crossentropy")
+        elif len(pshape) == 3 and len(tshape) == 1 and tshape[0] == pshape[0]:
+            hint = (f"; the model outputs {pshape[1]} timesteps but the labels have one per sample: should the "
+                    "last recurrent layer have return_sequences=False?")
+        elif len(pshape) == 2 and len(tshape) == 2 and tshape[0] == pshape[0]:
+            hint = (f"; these look like class ids over {tshape[1]} timesteps, but the predictions have no time "
+                    "axis: should the last recurrent layer have return_sequences=True?")
+        raise InputError(
+            f"{self.name}: labels of shape {tshape} do not fit predictions of shape {pshape}; expected integer "
+            f"class ids of shape {pshape[:-1]}{hint}"
+        )
+
+    def forward(self, y_pred: Any, y_true: Any, mask: Any = None) -> tuple[Any, NLLCache]:
+        ids = self._labels(y_pred, y_true)
+        red = self._reduction(y_pred, mask)
+        per_position = -np.take_along_axis(y_pred, ids[..., None], axis=-1)[..., 0]  # (B,) or (B, T)
+        return _scalar(self._mean(per_position, red)), NLLCache(y_pred, ids, red)
+
+    def backward(self, cache: NLLCache) -> Any:
+        y_pred, ids, red = cache
+        grad = np.zeros_like(y_pred)  # (..., C) -1 at each position's class id
+        np.put_along_axis(grad, ids[..., None], -1.0, axis=-1)
+        return self._scale(grad, red)
+
+    def metric(self, y_pred: Any, y_true: Any, mask: Any = None) -> tuple[float, float]:
+        """Accuracy: argmax of the prediction (the most likely class) equals the class id."""
+        ids = self._labels(y_pred, y_true)
+        hits = (np.argmax(y_pred, axis=-1) == ids).astype(np.float64)  # (B,) or (B, T)
+        red = self._reduction(y_pred, mask)
+        total = np.sum(hits) if red.w is None else np.sum(hits * red.w)
+        return _scalar(total), _scalar(red.count)
+
+
 _LOSSES = {
     "mse": lambda: MeanSquaredError(),
     "mean_squared_error": lambda: MeanSquaredError(),
@@ -404,6 +471,8 @@ _LOSSES = {
     "categorical_crossentropy": lambda: SoftmaxCrossEntropy(from_logits=False, name="categorical_crossentropy"),
     "sparse_categorical_crossentropy": lambda: SoftmaxCrossEntropy(
         from_logits=False, name="sparse_categorical_crossentropy"),
+    "nll": lambda: NLLLoss(),
+    "negative_log_likelihood": lambda: NLLLoss(),
 }
 
 
@@ -411,12 +480,13 @@ def get(loss: Any) -> Loss:
     """A loss instance from a name (Keras's) or an instance (returned as is).
 
     The cross-entropy names mean probabilities, as in Keras; for logits pass an instance,
-    ``SoftmaxCrossEntropy()`` or ``BinaryCrossentropy(from_logits=True)``."""
+    ``SoftmaxCrossEntropy()`` or ``BinaryCrossentropy(from_logits=True)``. ``"nll"`` is PyTorch's
+    NLLLoss, for a log_softmax head."""
     if isinstance(loss, Loss):
         return loss
     if isinstance(loss, str) and loss.lower() in _LOSSES:
         return _LOSSES[loss.lower()]()
     raise ConfigError(
         f"received an invalid value for `loss`, expected one of {sorted(_LOSSES)} or a Loss instance "
-        f"(MeanSquaredError, BinaryCrossentropy, SoftmaxCrossEntropy), got {loss!r}"
+        f"(MeanSquaredError, BinaryCrossentropy, SoftmaxCrossEntropy, NLLLoss), got {loss!r}"
     )

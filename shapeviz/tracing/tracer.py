@@ -341,9 +341,9 @@ def _cotangent(y: Any, concrete: bool, rng: np.random.Generator) -> Any:
 def _looks_like_ids(loss_obj: Any, y: Any, label_specs: Sequence[DimSpec], ctx: TraceContext) -> bool:
     """Class-id labels are integers: a softmax loss with labels one axis shorter than the output, or
     ending in a time axis (ids per step, ``(B, T)``, whatever the output). Keras names such as
-    sparse_categorical_crossentropy are softmax losses too."""
-    from shapeviz.core.losses import SoftmaxCrossEntropy
-    if not isinstance(loss_obj, SoftmaxCrossEntropy):
+    sparse_categorical_crossentropy are softmax losses too, and NLLLoss (nll) takes ids only."""
+    from shapeviz.core.losses import NLLLoss, SoftmaxCrossEntropy
+    if not isinstance(loss_obj, (SoftmaxCrossEntropy, NLLLoss)):
         return False
     last = label_specs[-1].dim if label_specs else None
     return len(label_specs) == len(shape_of(y)) - 1 or (last is not None and ctx.role_of(last) == "time")
