@@ -146,3 +146,21 @@ def test_truncated_bptt_still_refuses_time_major_data():
     tm, _ = twins(SimpleRNN, True)
     with pytest.raises(ConfigError, match=r"time_major; truncated BPTT cuts batch-first data"):
         tm.fit(_swap(x), _swap(y), tbptt=2, verbose=0)
+
+
+def test_a_masking_first_time_major_model_trains_as_its_batch_first_twin():
+    from shapeviz.core.masking import Masking
+    x, y, mask = data(True, True)
+    x = x * mask[..., None]  # (N, T, F): padded steps are zeros, which Masking finds
+
+    def build(tm, seed):
+        model = Sequential([Masking(), LSTM(4, time_major=tm, return_sequences=True), Dense(C)], dtype="float64",
+                           seed=seed)
+        model.build((T, N, F) if tm else (N, T, F))
+        return model.compile("mse", "adam")
+    tm, bf = build(True, 0), build(False, 1)
+    bf.set_weights(tm.get_weights())
+    h_tm = tm.fit(_swap(x), _swap(y), batch_size=2, epochs=2, seed=4, verbose=0)
+    h_bf = bf.fit(x, y, batch_size=2, epochs=2, seed=4, verbose=0)
+    np.testing.assert_allclose(h_tm.history["loss"], h_bf.history["loss"], rtol=1e-12)
+    np.testing.assert_allclose(_swap(tm.predict(_swap(x))), bf.predict(x), rtol=1e-12)
