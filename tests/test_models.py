@@ -8,7 +8,7 @@ from shapeviz.core.encoder_decoder import EncoderDecoder
 from shapeviz.core.one_to_many import OneToMany
 from shapeviz.core.sequential import Sequential
 from shapeviz.core.simple_rnn import SimpleRNN
-from shapeviz.errors import CheckpointError, ConfigError, InputError
+from shapeviz.errors import CheckpointError, ConfigError, InputError, ShapeError
 
 from helpers import KINKED, check_grads
 
@@ -323,10 +323,12 @@ def test_model_errors_name_the_shape_the_user_passed():
         model((np.zeros((2, 4, 7), np.float32), np.zeros((2, 3, 2), np.float32)))
 
 
-def test_fit_refuses_time_major_layers():
+def test_fit_batches_time_major_data_along_axis_1():
     model = Sequential([SimpleRNN(2, time_major=True, name="tm"), Dense(1)]).compile("mse", "sgd")
-    with pytest.raises(ConfigError, match=r"batch along axis 0, the sample axis, but layer 'tm' has time_major=True"):
-        model.fit(np.zeros((5, 8, 3), np.float32), np.zeros((8, 1), np.float32))
+    history = model.fit(np.zeros((5, 8, 3), np.float32), np.zeros((8, 1), np.float32), batch_size=3, verbose=0)
+    assert len(history.history["loss"]) == 1
+    with pytest.raises(ShapeError, match=r"looks like batch-first \(B, T, F\) data fed to a time_major layer"):
+        model.fit(np.zeros((5, 8, 3), np.float32), np.zeros((5, 1), np.float32), verbose=0)
 
 
 def test_loss_hint_for_a_missing_return_sequences():

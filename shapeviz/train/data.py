@@ -10,29 +10,66 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from shapeviz.errors import ConfigError, InputError
+from shapeviz.core.inputs import time_major_inputs
+from shapeviz.errors import InputError
 
 
 class Data(NamedTuple):
-    xs: tuple  # the input arrays, each (N, ...)
+    xs: tuple  # the input arrays, each (N, ...), or (T, N, ...) for a time-major input
     is_tuple: bool  # x was given as several arrays (EncoderDecoder's (source, decoder_inputs), a graph's inputs)
     y: Any  # (N, ...) targets, a tuple of them (None where an output has no targets), or None
-    mask: Any  # (N, T) bool, a tuple of them per input (or None), or None
+    mask: Any  # (N, T) bool, a tuple of them per input (or None), or None; batch-first whatever the layout
     n: int  # the number of samples
+    x_axes: tuple = ()  # per input its sample axis (0 where not given)
+    y_axes: tuple = ()  # per output its sample axis: 1 for a time-major sequence (T, N, ...), else 0
 
     def batch(self, idx: Any) -> tuple[Any, Any, Any]:
-        """``(xb, yb, maskb)`` for the samples ``idx`` (a slice or an index array)."""
-        xs = tuple(a[idx] for a in self.xs)
+        """``(xb, yb, maskb)`` for the samples ``idx`` (a slice or an index array), each taken
+        along its own sample axis (masks along axis 0)."""
+        xs = tuple(_along(a, idx, self.x_axes[i] if i < len(self.x_axes) else 0) for i, a in enumerate(self.xs))
         xb = xs if self.is_tuple else xs[0]
-        return xb, _take(self.y, idx), _take(self.mask, idx)
+        return xb, _take(self.y, idx, self.y_axes), _take(self.mask, idx)
 
 
-def _take(a: Any, idx: Any) -> Any:
+def _along(a: np.ndarray, idx: Any, axis: int) -> np.ndarray:
+    """``a``'s samples ``idx`` along ``axis`` (a view for a slice)."""
+    return a[idx] if axis == 0 else a[(slice(None),) * axis + (idx,)]
+
+
+def _take(a: Any, idx: Any, axes: tuple = ()) -> Any:
     if a is None:
         return None
     if isinstance(a, tuple):
-        return tuple(None if v is None else v[idx] for v in a)
-    return a[idx]
+        return tuple(None if v is None else _along(v, idx, axes[i] if i < len(axes) else 0) for i, v in enumerate(a))
+    return _along(a, idx, axes[0] if axes else 0)
+
+
+def output_batch_axes(model: Any) -> list[int]:
+    """Per output its sample axis: 1 where the output is a time-major sequence (T, B, ...), else 0.
+
+    A Sequential's output is time-major when its last layer reads a time-major sequence and the
+    model hands on a sequence; a graph's output when the node making it is laid out time-major
+    and the output is a layer's sequence (as :meth:`Functional.output_masks` decides)."""
+    if _graph(model):
+        out = []
+        for t in model.output_tensors:
+            node = model.producer(t)
+            seq = len(t.shape) >= 3 and t.label in ("y", "y_forward", "y_backward")
+            layouts = getattr(model, "_layouts", {})
+            out.append(1 if seq and node is not None and layouts.get(id(node)) else 0)
+        return out
+    layers = getattr(model, "layers", None)
+    if not layers or not hasattr(model, "mode"):
+        return [0]
+    seq = model.mode not in ("many-to-one", "one-to-one")
+    return [1 if seq and time_major_inputs(layers)[-1] else 0]
+
+
+def _time_major(model: Any) -> bool:
+    """Some input or output is not batch-first (else every array batches along axis 0)."""
+    if any(getattr(layer, "time_major", False) for layer in model.leaf_layers()):
+        return True
+    return _graph(model) and any(spec.batch_axis != 0 for spec in model.inputs)
 
 
 def _first_bad(a: np.ndarray) -> str:
@@ -70,23 +107,8 @@ def _ids(a: np.ndarray, name: str) -> np.ndarray:
 
 
 def prepare(model: Any, x: Any, y: Any = None, mask: Any = None, *, prefix: str = "") -> Data:
-    """Check and cast the arrays of one call of fit, evaluate or predict, which batch along axis 0
-    (so time-major layers are refused here); see :func:`validate` for the arguments."""
-    time_major = [layer.name for layer in model.leaf_layers() if getattr(layer, "time_major", False)]
-    if time_major:
-        raise ConfigError(
-            f"{model.summary_name()}: fit, evaluate and predict batch along axis 0, the sample axis, but layer "
-            f"{time_major[0]!r} has time_major=True; give the data as (N, T, F) and use time_major=False, "
-            "or call forward/backward yourself with (T, B, F) arrays"
-        )
-    if _graph(model):
-        late = [spec for spec in model.inputs if spec.batch_axis != 0]
-        if late:
-            raise ConfigError(
-                f"{model.summary_name()}: fit, evaluate and predict batch along axis 0, the sample axis, but input "
-                f"{late[0].name!r} is declared {late[0].declaration()} (batch axis {late[0].batch_axis}); declare it "
-                "batch-first, or call forward/backward yourself"
-            )
+    """Check and cast the arrays of one call of fit, evaluate or predict, which batch along each
+    array's sample axis (axis 1 of a time-major input or output); see :func:`validate`."""
     return validate(model, x, y, mask, prefix=prefix)
 
 
@@ -147,32 +169,42 @@ def validate(model: Any, x: Any, y: Any = None, mask: Any = None, *, prefix: str
         a = check_values(a, name)
         ids = dtypes[i].kind in "iu" if dtypes is not None else (i == 0 and model.input_dtype().kind in "iu")
         xs.append(_ids(a, name) if ids else a.astype(model.dtype, copy=False))
-    arrays = list(zip(names, xs))
+    x_axes, y_axes = [0] * len(xs), [0]
+    if _time_major(model):
+        specs = model.inputs
+        if len(specs) == len(xs):
+            x_axes = [spec.batch_axis if a.ndim > spec.batch_axis else 0 for spec, a in zip(specs, xs)]
+        y_axes = output_batch_axes(model)
+    arrays = [(nm, a, ax) for nm, a, ax in zip(names, xs, x_axes)]
     if y is not None:
         if graph and not model.single_output:
             lossless = tuple(n for n, lo in zip(model.output_names, getattr(model.loss, "losses", ())) if lo is None)
             ys, ynames = _named(model, y, model.output_names, "y", prefix, lossless)
             y = tuple(None if a is None else _targets(a, n, model) for a, n in zip(ys, ynames))
-            arrays += [(n, a) for n, a in zip(ynames, y) if a is not None]
+            arrays += [(n, a, ax if a.ndim > ax else 0) for n, a, ax in zip(ynames, y, y_axes) if a is not None]
         else:
             y = _targets(y, f"{prefix}y", model)
-            arrays.append((f"{prefix}y", y))
+            arrays.append((f"{prefix}y", y, y_axes[0] if y.ndim > y_axes[0] else 0))
     if mask is not None:
         if graph and len(model.input_names) > 1:
             ms, mnames = _named(model, mask, model.input_names, "mask", prefix)
-            mask = tuple(None if m is None else _mask(m, n, a, xn) for m, n, a, xn in zip(ms, mnames, xs, names))
-            arrays += [(n, m) for n, m in zip(mnames, mask) if m is not None]
+            mask = tuple(None if m is None else _mask(m, n, a, xn, ax)
+                         for m, n, a, xn, ax in zip(ms, mnames, xs, names, x_axes))
+            arrays += [(n, m, 0) for n, m in zip(mnames, mask) if m is not None]
         else:
-            mask = _mask(mask, f"{prefix}mask", xs[0], names[0])
-            arrays.append((f"{prefix}mask", mask))
-    n = arrays[0][1].shape[0]
-    for name, a in arrays[1:]:
-        if a.shape[0] != n:
+            mask = _mask(mask, f"{prefix}mask", xs[0], names[0], x_axes[0])
+            arrays.append((f"{prefix}mask", mask, 0))
+    first, a0, ax0 = arrays[0]
+    n = a0.shape[ax0]
+    for name, a, ax in arrays[1:]:
+        if a.shape[ax] != n:
+            where = "the first axis of every array is the sample axis" if not any(t[2] for t in arrays) else \
+                "the sample axis is axis 1 of a time-major array (T, N, ...), axis 0 of the others and of masks"
             raise InputError(
-                f"{arrays[0][0]} has {n} samples (shape {arrays[0][1].shape}) but {name} has {a.shape[0]} "
-                f"(shape {a.shape}); the first axis of every array is the sample axis"
+                f"{first} has {n} samples (shape {a0.shape}) but {name} has {a.shape[ax]} "
+                f"(shape {a.shape}); {where}"
             )
-    return Data(tuple(xs), is_tuple, y, mask, n)
+    return Data(tuple(xs), is_tuple, y, mask, n, tuple(x_axes), tuple(y_axes))
 
 
 def _targets(y: Any, name: str, model: Any) -> np.ndarray:
@@ -180,12 +212,15 @@ def _targets(y: Any, name: str, model: Any) -> np.ndarray:
     return y.astype(np.int64, copy=False) if y.dtype.kind in "iu" else y.astype(model.dtype, copy=False)
 
 
-def _mask(mask: Any, name: str, first: np.ndarray, first_name: str) -> np.ndarray:
+def _mask(mask: Any, name: str, first: np.ndarray, first_name: str, batch_axis: int = 0) -> np.ndarray:
+    """A (N, T) mask, batch-first even when ``first`` is time-major (T, N, ...) (``batch_axis`` 1)."""
     mask = check_values(mask, name)
-    if mask.ndim != 2 or (first.ndim >= 2 and mask.shape[1] != first.shape[1]):
+    time_axis = 0 if batch_axis == 1 else 1
+    if mask.ndim != 2 or (first.ndim >= 2 and mask.shape[1] != first.shape[time_axis]):
         raise InputError(
-            f"{name} must be (N, T) with T = {first.shape[1] if first.ndim >= 2 else '?'} steps of "
+            f"{name} must be (N, T) with T = {first.shape[time_axis] if first.ndim >= 2 else '?'} steps of "
             f"{first_name} (shape {first.shape}), got shape {mask.shape}"
+            + ("; masks stay batch-first for time-major data" if batch_axis == 1 else "")
         )
     return mask.astype(bool, copy=False) if mask.dtype == bool else mask != 0
 

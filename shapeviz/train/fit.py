@@ -358,7 +358,8 @@ def predict(model: Any, x: Any, *, batch_size: int = 32, mask: Any = None, steps
             steps from its own outputs (``generate``).
 
     Returns:
-        (N, ...) outputs; for a graph model with several outputs a list of them in output order.
+        (N, ...) outputs ((T, N, ...) for a time-major sequence output); for a graph model with
+        several outputs a list of them in output order.
     """
     batch_size = check_positive_int(batch_size, "batch_size", "predict")
     generating = not isinstance(x, (tuple, list, dict)) and hasattr(model, "generate")
@@ -384,6 +385,9 @@ def predict(model: Any, x: Any, *, batch_size: int = 32, mask: Any = None, steps
             else:
                 out, _ = model.forward(xb, mask=mb, training=False)
             outputs.append(out)
+    axes = data.y_axes or (0,)  # a time-major sequence output (T, N, ...) joins along axis 1
     if isinstance(outputs[0], list):  # a graph with several outputs: one array per output
-        return [np.concatenate(parts, axis=0) for parts in zip(*outputs)]  # each (N, ...)
-    return np.concatenate(outputs, axis=0)  # (N, ...)
+        return [np.concatenate(parts, axis=axes[i] if i < len(axes) and parts[0].ndim > axes[i] else 0)
+                for i, parts in enumerate(zip(*outputs))]  # each (N, ...) or (T, N, ...)
+    axis = axes[0] if outputs[0].ndim > axes[0] else 0
+    return np.concatenate(outputs, axis=axis)  # (N, ...) or (T, N, ...)
