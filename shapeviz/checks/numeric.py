@@ -230,15 +230,22 @@ def causality(model: Model, p: Problem) -> CheckResult:
             worst = (r, t)
     what = "decoder input" if two else "input"
     data = {"applicable": True, "future_relative": worst[0], "step": worst[1], "by_design": by_design}
-    if worst[0] <= LEAK:
-        return CheckResult("causality", "pass", f"y_t depends on no {what} after t (backward from steps "
-                           f"{', '.join(map(str, steps))} of {T})", data=data)
+    return _causality_verdict(
+        worst[0], data, by_design,
+        f"y_t depends on no {what} after t (backward from steps {', '.join(map(str, steps))} of {T})",
+        f"y_{worst[1]} depends on {what}s after step {worst[1]} (relative gradient {worst[0]:.2g})")
+
+
+def _causality_verdict(leak: float, data: dict, by_design: list, passed: str, leaked: str) -> CheckResult:
+    """Pass when no more than LEAK of the gradient reaches future steps; else pass as non-causal by
+    design when a layer reads the whole sequence (``by_design``), or fail with the fix."""
+    if leak <= LEAK:
+        return CheckResult("causality", "pass", passed, data=data)
     data["causal"] = False
-    ev = f"y_{worst[1]} depends on {what}s after step {worst[1]} (relative gradient {worst[0]:.2g})"
     if by_design:
         return CheckResult("causality", "pass", f"non-causal by design ({', '.join(by_design)} reads the whole "
-                           f"sequence): {ev}", data=data)
-    return CheckResult("causality", "fail", ev,
+                           f"sequence): {leaked}", data=data)
+    return CheckResult("causality", "fail", leaked,
                        "a layer reads future steps (a shift, a slice such as x[:, t+1], or a time reversal): "
                        "make it read only steps <= t, or use Bidirectional if that is intended", data)
 
@@ -286,16 +293,9 @@ def _graph_causality(model: Model, p: Problem) -> CheckResult:
                            f"({model.mode})", data={"applicable": False})
     data = {"applicable": True, "pairs": pairs, "future_relative": worst[0], "step": worst[1],
             "by_design": by_design}
-    if worst[0] <= LEAK:
-        return CheckResult("causality", "pass", f"y_t depends on no input after t, for {', '.join(pairs)}", data=data)
-    data["causal"] = False
-    ev = (f"{worst[2]}_{worst[1]} depends on {worst[3]} after step {worst[1]} (relative gradient {worst[0]:.2g})")
-    if by_design:
-        return CheckResult("causality", "pass", f"non-causal by design ({', '.join(by_design)} reads the whole "
-                           f"sequence): {ev}", data=data)
-    return CheckResult("causality", "fail", ev,
-                       "a layer reads future steps (a shift, a slice such as x[:, t+1], or a time reversal): "
-                       "make it read only steps <= t, or use Bidirectional if that is intended", data)
+    return _causality_verdict(
+        worst[0], data, by_design, f"y_t depends on no input after t, for {', '.join(pairs)}",
+        f"{worst[2]}_{worst[1]} depends on {worst[3]} after step {worst[1]} (relative gradient {worst[0]:.2g})")
 
 
 def sparkline(values: np.ndarray) -> str:
